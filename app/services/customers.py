@@ -19,5 +19,5 @@ def apply_merge(session: Session, shop: Shop, event: CustomerMergeEvent) -> None
 
 
 def apply_external_member(session: Session, shop: Shop, event: ExternalMemberEvent) -> None:
-    """A Smaregi member: link it to a member by member number, then phone, then email (ambiguous -> review)."""
+    """A Smaregi member: linked by member number, then phone, then email (ambiguous -> review)."""
     raise NotImplementedError("issue 5: in progress")
