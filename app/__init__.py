@@ -1,0 +1,55 @@
+"""Tsunagu: one member across store and online, inside Shopify."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from app.config import Settings, load_settings
+from app.extensions import db, migrate
+
+
+def create_app(settings: Settings | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask app: config, extensions, blueprints, error handlers — nothing else."""
+    settings = settings or load_settings()
+    app = Flask(
+        __name__, template_folder="../templates", static_folder="../static", instance_relative_config=False
+    )
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # webhook bodies over 2 MB get 413 (issue 10)
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(overrides or {})
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+
+    from app import models  # noqa: F401  (registers every model on the metadata)
+    from app.cli import register_cli
+    from app.errors import register_error_handlers
+    from app.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # Worker and web share the demo's SQLite file: wait for the writer instead of failing at once.
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "connect_args": {"connect_timeout": 5}}
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
