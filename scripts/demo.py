@@ -1,8 +1,8 @@
-"""`make demo`: the app, its worker and the Shopify emulator with a demo shop, on SQLite; prints the URL to open.
+"""`make demo`: app, worker and Shopify emulator with a demo shop on SQLite; prints the URL to open.
 
-Everything runs through the production code paths: the emulator stands in for Shopify (SHOPIFY_ADMIN_ORIGIN), the
-admin stand-in frames the app with fresh App Bridge id_tokens, and the app installs itself by token exchange on the
-first page load, exactly as it does inside a real Shopify admin.
+Everything runs through the production code paths: the emulator stands in for Shopify
+(SHOPIFY_ADMIN_ORIGIN), the admin stand-in frames the app with fresh App Bridge id_tokens, and the
+app installs itself by token exchange on the first page load, as inside a real Shopify admin.
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=2000, help="size of the demo retailer")
     parser.add_argument("--database", type=Path, default=INSTANCE / "demo.sqlite3")
     parser.add_argument("--fresh", action="store_true", help="start from an empty database")
-    parser.add_argument("--check", action="store_true", help="start, check that everything answers, stop (CI smoke)")
+    parser.add_argument(
+        "--check", action="store_true", help="start, check that everything answers, stop (CI smoke)"
+    )
     args = parser.parse_args(argv)
 
     INSTANCE.mkdir(exist_ok=True)
@@ -95,15 +97,44 @@ def main(argv: list[str] | None = None) -> int:
     try:
         start(
             "Shopify emulator",
-            [PY, "-m", "tests.emulator", "--port", str(args.emulator_port), "--api-key", env["SHOPIFY_API_KEY"],
-             "--api-secret", env["SHOPIFY_API_SECRET"], "--app-url", app_url, "--shop", args.shop,
-             "--seed-demo", "--customers", str(args.customers), "--webhook-url", f"{app_url}/webhooks"],
-        )  # fmt: skip
+            [
+                PY,
+                "-m",
+                "tests.emulator",
+                "--port",
+                str(args.emulator_port),
+                "--api-key",
+                env["SHOPIFY_API_KEY"],
+                "--api-secret",
+                env["SHOPIFY_API_SECRET"],
+                "--app-url",
+                app_url,
+                "--shop",
+                args.shop,
+                "--seed-demo",
+                "--customers",
+                str(args.customers),
+                "--webhook-url",
+                f"{app_url}/webhooks",
+            ],
+        )
         start(
             "web (gunicorn)",
-            [PY, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--bind", f"127.0.0.1:{args.app_port}",
-             "--access-logfile", "-", "app:create_app()"],
-        )  # fmt: skip
+            [
+                PY,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--bind",
+                f"127.0.0.1:{args.app_port}",
+                "--access-logfile",
+                "-",
+                "app:create_app()",
+            ],
+        )
         start("worker", [PY, "-m", "flask", "worker"])
         wait_for(f"{app_url}/healthz")
         wait_for(f"{emulator_url}/_emulator/health", seconds=300)
