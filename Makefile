@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FLASK_APP := app:create_app
 
-.PHONY: demo test test-sqlite test-postgres test-e2e bench reliability lint format migration clean system-deps
+.PHONY: demo test test-sqlite test-postgres test-e2e bench reliability lint format migration clean system-deps vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,20 +22,46 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m scripts.demo
 
-## make test: the whole suite on SQLite, then on PostgreSQL (127.0.0.1:5432, database `test`).
-test: $(STAMP) lint test-sqlite test-postgres
+## make test: the whole suite on SQLite, then on PostgreSQL (127.0.0.1:5432, database `test`), then the browser tests.
+test: $(STAMP) lint test-sqlite test-postgres test-e2e
 
 test-sqlite: $(STAMP)
-	HYPOTHESIS_PROFILE=ci $(VENV)/bin/pytest -q
+	HYPOTHESIS_PROFILE=ci $(VENV)/bin/pytest -q -m "not e2e"
 
 test-postgres: $(STAMP)
 	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(subst +psycopg,,$(PG_TEST_URL))', connect_timeout=3).close()" 2>/dev/null; then \
-		HYPOTHESIS_PROFILE=ci TEST_DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest -q; \
+		HYPOTHESIS_PROFILE=ci TEST_DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest -q -m "not e2e"; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL is unreachable at $(PG_TEST_URL): CI needs it" >&2; exit 1; \
 	else \
 		echo "PostgreSQL unreachable at $(PG_TEST_URL): skipping the PostgreSQL run (CI does not skip it)"; \
 	fi
+
+## make test-e2e: the dashboard in Debian's Chromium (Playwright drives it; screenshots in test-artifacts/).
+test-e2e: $(STAMP) system-deps
+	$(VENV)/bin/pytest -q -m e2e tests/e2e
+
+## make system-deps: Debian's Chromium and Japanese fonts for the browser tests, installed only when missing.
+## (Never `playwright install`: the browser comes from Debian, not from a download.)
+SYSTEM_DEPS := chromium fonts-noto-cjk
+system-deps:
+	@missing=""; for pkg in $(SYSTEM_DEPS); do \
+		dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "system-deps: installing$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+## make vendor: refresh static/vendor/ from the npm packages pinned in package-lock.json (the result is committed).
+TOKENS_PKG := node_modules/@shopify/polaris-tokens
+vendor:
+	npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p static/vendor
+	{ printf '/*! @shopify/polaris-tokens %s (npm) — MIT, Copyright (c) 2017-present Shopify Inc., see polaris-tokens.LICENSE.md. Vendored by `make vendor`; do not edit. */\n' \
+		"$$(node -p "require('./$(TOKENS_PKG)/package.json').version")"; cat $(TOKENS_PKG)/dist/css/styles.css; echo; } > static/vendor/polaris-tokens.css
+	cp $(TOKENS_PKG)/LICENSE.md static/vendor/polaris-tokens.LICENSE.md
 
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
