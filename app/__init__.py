@@ -37,6 +37,15 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     from app.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    from app.admin import bp as admin_bp  # issue 4: GET / (embedded app home; dashboard pages join it)
+    from app.install import bp as install_bp  # issue 4: /auth, /auth/callback, /auth/patch-id-token
+    from app.security import init_security
+    from app.shopify.cli import register_token_cli
+
+    app.register_blueprint(install_bp)
+    app.register_blueprint(admin_bp)
+    init_security(app)
+    register_token_cli(app)
     register_error_handlers(app)
     register_cli(app)
     return app

@@ -1,0 +1,257 @@
+"""The shop's offline token pair: encrypted at rest, refreshed one at a time across processes, exchanged.
+
+Refresh protocol (https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/offline-access-tokens):
+the refresh token rotates on every use, so two processes refreshing with the same one would leave one of them
+holding a dead token. Every refresh therefore starts with
+`UPDATE shop_tokens SET version = version + 1 WHERE shop_id = :id AND version = :seen` in its own transaction.
+The winner keeps that row locked (PostgreSQL row lock; SQLite's single writer lock) while it calls Shopify,
+then writes the new access token *and* the rotated refresh token in the same transaction and commits. Anyone
+else blocks on that UPDATE, finds the version moved (0 rows), and re-reads the fresh token instead of
+refreshing again. If the winner crashes, its transaction rolls back and the next caller refreshes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from shopify_app import IdTokenDetails, TokenExchangeAccessToken
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+from app.models import Shop, ShopToken
+from app.models.types import utcnow
+from app.shopify.crypto import cipher_for, token_aad
+from app.shopify.errors import ShopifyAuthError, ShopifyUnavailable
+from app.shopify.http import shopify_http_client
+from app.shopify.sdk import settings, shop_name, shopify_app
+from app.shopify.session_token import InvalidSessionToken, shop_from_claims
+
+log = logging.getLogger(__name__)
+
+# Refresh this long before expiry so a call started just before the deadline never carries a dead token.
+REFRESH_MARGIN = timedelta(minutes=5)
+MAX_CLAIM_ATTEMPTS = 5
+REFRESH_DEAD = {"invalid_grant", "refresh_token_expired", "invalid_client"}
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What Shopify handed over: an access token, its scopes, and (for expiring tokens) the refresh token."""
+
+    access_token: str
+    scope: str
+    expires_at: datetime | None
+    refresh_token: str | None
+    refresh_expires_at: datetime | None
+
+    @classmethod
+    def from_sdk(cls, token: TokenExchangeAccessToken) -> TokenGrant:
+        """From shopifyapp's result (ISO timestamps computed from expires_in)."""
+        return cls(
+            token.token,
+            token.scope or "",
+            _iso(token.expires),
+            token.refresh_token or None,
+            _iso(token.refresh_token_expires),
+        )
+
+    @classmethod
+    def from_response(cls, body: dict, now: datetime | None = None) -> TokenGrant:
+        """From the JSON body of POST /admin/oauth/access_token (authorization-code grant)."""
+        now = now or utcnow()
+        expires_in, refresh_in = body.get("expires_in"), body.get("refresh_token_expires_in")
+        return cls(
+            str(body["access_token"]),
+            str(body.get("scope") or ""),
+            now + timedelta(seconds=int(expires_in)) if expires_in is not None else None,
+            body.get("refresh_token") or None,
+            now + timedelta(seconds=int(refresh_in)) if refresh_in is not None else None,
+        )
+
+
+def _iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+@contextmanager
+def token_session() -> Iterator[Session]:
+    """A session with its own transaction: token writes commit whatever the caller's unit of work does.
+
+    It binds to what db.session binds to: the engine in production (its own connection), the test's connection
+    in rolled-back tests (a savepoint, rolled back with the test).
+    """
+    session = Session(
+        bind=db.session.get_bind(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _cipher():
+    return cipher_for(settings().token_encryption_keys)
+
+
+def store_grant(session: Session, shop: Shop, grant: TokenGrant) -> ShopToken:
+    """Encrypt and save the pair on the shop (insert or replace), bumping the version; caller commits."""
+    if shop.id is None:
+        session.flush()
+    cipher = _cipher()
+    row = session.get(ShopToken, shop.id)
+    if row is None:
+        row = ShopToken(shop_id=shop.id, version=0)
+        session.add(row)
+    row.access_token_enc = cipher.encrypt(grant.access_token, token_aad(shop.id, "access"))
+    row.refresh_token_enc = (
+        cipher.encrypt(grant.refresh_token, token_aad(shop.id, "refresh")) if grant.refresh_token else None
+    )
+    row.access_expires_at = grant.expires_at
+    row.refresh_expires_at = grant.refresh_expires_at
+    row.version = (row.version or 0) + 1
+    return row
+
+
+def access_token_for(shop: Shop, *, rejected: str | None = None) -> str:
+    """A live access token for the shop, refreshed first if it expires soon or Shopify just `rejected` it."""
+    for _ in range(MAX_CLAIM_ATTEMPTS):
+        with token_session() as session:
+            row = session.get(ShopToken, shop.id)
+            if row is None:
+                raise ShopifyAuthError("the shop has no access token; the merchant must open the app")
+            cipher = _cipher()
+            access = cipher.decrypt(row.access_token_enc, token_aad(shop.id, "access"))
+            was_rejected = rejected is not None and hmac.compare_digest(access, rejected)
+            if not was_rejected and not _expires_soon(row):
+                return access
+            if row.refresh_token_enc is None:
+                if was_rejected:
+                    raise ShopifyAuthError("Shopify rejected a non-expiring token")
+                return access
+            refresh = cipher.decrypt(row.refresh_token_enc, token_aad(shop.id, "refresh"))
+            seen, refresh_expires_at = row.version, row.refresh_expires_at
+            session.rollback()  # end the read: the claim below must be the transaction's first statement
+            claimed = session.execute(
+                update(ShopToken)
+                .where(ShopToken.shop_id == shop.id, ShopToken.version == seen)
+                .values(version=seen + 1)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if claimed != 1:
+                session.rollback()
+                continue  # another process refreshed while we waited on its lock: read its token
+            return _refresh_claimed(session, shop, refresh, refresh_expires_at)
+    raise ShopifyUnavailable("could not obtain the token refresh lock")
+
+
+def _expires_soon(row: ShopToken) -> bool:
+    return row.access_expires_at is not None and row.access_expires_at - REFRESH_MARGIN <= utcnow()
+
+
+def _refresh_claimed(
+    session: Session, shop: Shop, refresh_token: str, refresh_expires_at: datetime | None
+) -> str:
+    """Call Shopify while holding the claim; store both new tokens in the claim's transaction."""
+    config = settings()
+    with shopify_http_client(config) as http:
+        result = shopify_app(config).refresh_token_exchanged_access_token(
+            {
+                "shop": shop_name(shop.domain),
+                "refresh_token": refresh_token,
+                # Empty expiry: we decided to refresh (margin or a 401); don't let the SDK second-guess it.
+                "expires": "",
+                "refresh_token_expires": refresh_expires_at.isoformat() if refresh_expires_at else "",
+                "access_mode": "offline",
+            },
+            http_client=http,
+        )
+    if not result.ok or result.access_token is None or not result.access_token.token:
+        code = result.log.code
+        log.warning("token refresh failed for shop %s: %s", shop.id, code)
+        if code in REFRESH_DEAD:
+            # The refresh token is dead for good: drop the pair so the next app load exchanges a new one.
+            session.execute(ShopToken.__table__.delete().where(ShopToken.shop_id == shop.id))
+            session.commit()
+            raise ShopifyAuthError(f"token refresh refused ({code}); the merchant must open the app")
+        session.rollback()
+        raise ShopifyUnavailable(f"token refresh failed ({code})")
+    grant = TokenGrant.from_sdk(result.access_token)
+    cipher = _cipher()
+    session.execute(
+        update(ShopToken)
+        .where(ShopToken.shop_id == shop.id)
+        .values(
+            access_token_enc=cipher.encrypt(grant.access_token, token_aad(shop.id, "access")),
+            refresh_token_enc=cipher.encrypt(grant.refresh_token, token_aad(shop.id, "refresh"))
+            if grant.refresh_token
+            else None,
+            access_expires_at=grant.expires_at,
+            refresh_expires_at=grant.refresh_expires_at,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    log.info("token refreshed for shop %s", shop.id)
+    return grant.access_token
+
+
+def exchange_id_token(
+    shop_domain: str, id_token: IdTokenDetails | str, *, session: Session | None = None
+) -> Shop:
+    """Token exchange for an expiring offline token; installs (or reinstalls) the shop and commits."""
+    from app.services.installs import complete_install  # services import this module
+
+    config = settings()
+    details = id_token if isinstance(id_token, IdTokenDetails) else _verified_details(id_token)
+    try:
+        if shop_from_claims(details.claims) != shop_domain:
+            raise ShopifyAuthError("the session token names another shop")
+    except InvalidSessionToken as exc:
+        raise ShopifyAuthError(str(exc)) from exc
+    with shopify_http_client(config) as http:
+        result = shopify_app(config).exchange_using_token_exchange(
+            "offline", id_token=details, expiring=True, http_client=http
+        )
+    if not result.ok or result.access_token is None:
+        code = result.log.code
+        log.warning("token exchange failed for %s: %s", shop_domain, code)
+        if code in {"invalid_subject_token", "invalid_client", "configuration_error"}:
+            raise ShopifyAuthError(f"token exchange refused ({code})")
+        raise ShopifyUnavailable(f"token exchange failed ({code})", status=result.response.status)
+    session = session or db.session
+    shop = complete_install(session, shop_domain, TokenGrant.from_sdk(result.access_token))
+    # Commit now: the pair is only useful if it survives, whatever the request does next.
+    session.commit()
+    log.info("token exchanged for shop %s", shop.id)
+    return shop
+
+
+def _verified_details(id_token: str) -> IdTokenDetails:
+    """Verify a raw session token the way App Home requests are verified."""
+    result = shopify_app().verify_app_home_req(
+        {
+            "method": "GET",
+            "headers": {"Authorization": f"Bearer {id_token}"},
+            "url": settings().app_url + "/",
+            "body": "",
+        },
+        "/auth/patch-id-token",
+    )
+    if not result.ok or result.id_token is None:
+        raise ShopifyAuthError(f"session token rejected ({result.log.code})")
+    return result.id_token
+
+
+def existing_shop(session: Session, domain: str) -> Shop | None:
+    """The shop row for a domain, if any."""
+    return session.execute(select(Shop).where(Shop.domain == domain)).scalar_one_or_none()
