@@ -1,0 +1,1 @@
+"""Resolvers of the emulated Admin GraphQL API, one module per area (dispatch.py wires them up)."""
