@@ -1,14 +1,29 @@
 """Every model module, imported so the metadata (and Alembic) sees all tables."""
 
 from app.models.inbox import InboxEvent
+from app.models.ledger import LedgerPosting, LedgerTransaction, PointHold, PointLot
+from app.models.member import CustomerTombstone, ExternalLink, IdentityReview, Member
+from app.models.purchase import Purchase, PurchaseRefund
+from app.models.rank import RankSnapshot
 from app.models.shop import OAuthState, Shop, ShopToken
 from app.models.sync import BackfillJob, FreshnessSample, ShopLease, ShopSyncStatus
 
 __all__ = [
     "BackfillJob",
+    "CustomerTombstone",
+    "ExternalLink",
     "FreshnessSample",
+    "IdentityReview",
     "InboxEvent",
+    "LedgerPosting",
+    "LedgerTransaction",
+    "Member",
     "OAuthState",
+    "PointHold",
+    "PointLot",
+    "Purchase",
+    "PurchaseRefund",
+    "RankSnapshot",
     "Shop",
     "ShopLease",
     "ShopSyncStatus",

@@ -1,0 +1,179 @@
+"""An order's points as a function of its newest state: recompute, then post only the difference.
+
+The multiplier is the rank the member held just before the purchase (app/domain/ranks.py), so a late or
+backdated sale, a refund or a merge re-evaluates the purchases after the instant it touches, and only those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from itertools import pairwise
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain.points import matures_at, order_points
+from app.domain.ranks import held_before
+from app.domain.settings import ShopRules
+from app.models.ledger import LedgerTransaction
+from app.models.member import Member
+from app.models.purchase import Purchase, PurchaseRefund
+from app.models.shop import Shop
+from app.services import ledger
+from app.services.members import member_purchases, rank_floor, refunds_by_purchase, to_fact, touch
+from app.services.ranks import evaluate_member
+
+
+def _has_earn(session: Session, purchase: Purchase) -> bool:
+    stmt = select(LedgerTransaction.id).where(
+        LedgerTransaction.shop_id == purchase.shop_id,
+        LedgerTransaction.source == purchase.source,
+        LedgerTransaction.source_id == purchase.source_id,
+        LedgerTransaction.kind == "earn",
+    )
+    return session.scalar(stmt) is not None
+
+
+def _post_delta(
+    session: Session,
+    shop: Shop,
+    rules: ShopRules,
+    member: Member,
+    purchase: Purchase,
+    delta: int,
+    *,
+    source: str,
+    source_id: str,
+    kind: str,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    if delta > 0:
+        ledger.credit(
+            session,
+            member,
+            purchase,
+            delta,
+            source=source,
+            source_id=source_id,
+            kind=kind,
+            matures_at=matures_at(purchase.processed_at, rules.points),
+            effective_at=now,
+            reason=reason,
+        )
+    elif delta < 0:
+        ledger.debit_order(
+            session,
+            member,
+            purchase,
+            -delta,
+            rules.points,
+            source=source,
+            source_id=source_id,
+            kind=kind,
+            effective_at=now,
+            reason=reason,
+        )
+
+
+def _settle_change(
+    session: Session,
+    shop: Shop,
+    rules: ShopRules,
+    member: Member,
+    purchase: Purchase,
+    delta: int,
+    now: datetime,
+) -> None:
+    """Post a change not caused by a new refund: the first earn, or a numbered adjustment."""
+    if delta > 0 and purchase.points == 0 and not _has_earn(session, purchase):
+        _post_delta(
+            session,
+            shop,
+            rules,
+            member,
+            purchase,
+            delta,
+            source=purchase.source,
+            source_id=purchase.source_id,
+            kind="earn",
+            now=now,
+        )
+        return
+    purchase.points_revision += 1
+    reason = "order cancelled" if purchase.cancelled else "order changed or rank before it re-evaluated"
+    _post_delta(
+        session,
+        shop,
+        rules,
+        member,
+        purchase,
+        delta,
+        source=purchase.source,
+        source_id=f"{purchase.source_id}#{purchase.points_revision}",
+        kind="earn_adjust",
+        now=now,
+        reason=reason,
+    )
+
+
+def recompute(
+    session: Session,
+    shop: Shop,
+    rules: ShopRules,
+    member: Member,
+    now: datetime,
+    *,
+    subjects: Iterable[int] = (),
+    touched_from: datetime | None = None,
+    new_refunds: dict[int, list[PurchaseRefund]] | None = None,
+) -> None:
+    """Re-derive the points of `subjects` and of every purchase after `touched_from`; post the differences.
+
+    `new_refunds` (purchase id -> refunds just recorded) get one `refund_reversal` each, keyed by refund id,
+    so a refund's reversal is posted once whatever else changes later.
+    """
+    new_refunds = new_refunds or {}
+    subject_ids = set(subjects)
+    purchases = member_purchases(session, member)
+    refunds = refunds_by_purchase(session, purchases)
+    facts = [to_fact(p, refunds.get(p.id, [])) for p in purchases]
+    floor = rank_floor(member)
+    for purchase in purchases:
+        if purchase.id not in subject_ids and (touched_from is None or purchase.processed_at <= touched_from):
+            continue
+        tier = held_before(facts, rules.ranks, rules.points.rate, purchase.processed_at, shop.timezone, floor)
+        purchase.earn_rank, purchase.earn_multiplier = tier.handle, tier.multiplier
+        fresh = sorted(new_refunds.get(purchase.id, []), key=lambda r: (r.processed_at, r.id))
+        pending_ids = [r.id for r in fresh]
+        targets = []
+        for k in range(len(fresh) + 1):
+            fact = to_fact(purchase, refunds.get(purchase.id, []), exclude=frozenset(pending_ids[k:]))
+            targets.append(order_points(fact.net, purchase.earn_rate, tier.multiplier))
+        _settle_change(session, shop, rules, member, purchase, targets[0] - purchase.points, now)
+        purchase.points = targets[0]
+        for refund, (before, after) in zip(fresh, pairwise(targets), strict=True):
+            if after != before:
+                _post_delta(
+                    session,
+                    shop,
+                    rules,
+                    member,
+                    purchase,
+                    after - before,
+                    source=refund.source,
+                    source_id=refund.source_id,
+                    kind="refund_reversal",
+                    now=now,
+                    reason=f"refund of {refund.amount}",
+                )
+            purchase.points = after
+        purchase.updated_at = now
+    earning = [p.processed_at for p in purchases if p.points > 0]
+    member.last_earning_at = max(earning) if earning else None
+    ledger.mature_due(session, member, now)
+    ledger.expire_due(session, member, rules.points, now)
+    evaluate_member(session, shop, member, now, rules=rules)
+    touch(member, now)
+    session.flush()
