@@ -32,6 +32,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--webhook-url", default=None, help="where to deliver webhooks, e.g. APP_URL/webhooks"
     )
+    parser.add_argument(
+        "--webhook-time-scale",
+        type=float,
+        default=1.0,
+        help="compress Shopify's 4-hour retry schedule (e.g. 0.01)",
+    )
     return parser.parse_args(argv)
 
 
@@ -39,7 +45,12 @@ def build(args: argparse.Namespace):
     """The emulator app with the shop installed and, if asked, the demo data loaded."""
     state = EmulatorState(args.api_key, args.api_secret)
     state.install_shop(args.shop, plan=args.plan, name="つなぐデモストア")
-    app = create_emulator(state, app_url=args.app_url, webhook_target=args.webhook_url)
+    app = create_emulator(
+        state,
+        app_url=args.app_url,
+        webhook_target=args.webhook_url,
+        webhook_time_scale=args.webhook_time_scale,
+    )
     if args.seed_demo:
         # Orders end today so "last 30 days" segments and rolling ranks have something to show.
         today = datetime.now(JST).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)

@@ -40,6 +40,7 @@ def create_emulator(
     webhook_url: str | None = None,
     scopes: set[str] | None = None,
     seed: int = 0,
+    webhook_time_scale: float = 1.0,
 ) -> Flask:
     """The emulator as a WSGI app; `webhook_target` (URL, client or WSGI app) receives state events."""
     app = Flask("tests.emulator")
@@ -54,7 +55,9 @@ def create_emulator(
     app.wsgi_app = faults  # type: ignore[method-assign]
     sender = None
     if webhook_target is not None:
-        sender = WebhookSender(state.api_secret, webhook_target, url=webhook_url, seed=seed)
+        sender = WebhookSender(
+            state.api_secret, webhook_target, url=webhook_url, seed=seed, time_scale=webhook_time_scale
+        )
         state.on_event = subscribed_events(state, sender.enqueue)
     app.extensions[EXTENSION] = Emulator(
         state=state,

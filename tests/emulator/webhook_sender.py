@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import hmac
+import itertools
 import json
 import random
 import threading
@@ -57,7 +59,7 @@ class Delivery:
     body: bytes
     headers: dict[str, str]
     copy_index: int = 0
-    outcome: str = "pending"  # delivered | failed | dropped | held | unsubscribed
+    outcome: str = "pending"  # delivered | retrying | failed | dropped | held
     attempts: list[Attempt] = field(default_factory=list)
 
     @property
@@ -112,6 +114,8 @@ class WebhookSender:
         self._queue: list[Delivery] = []
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
+        self._retries: list[tuple[float, int, Delivery, float]] = []
+        self._sequence = itertools.count()
         self._worker: threading.Thread | None = None
         self._stopping = False
 
@@ -216,13 +220,35 @@ class WebhookSender:
             self._worker = None
 
     def _run(self) -> None:
+        # Retries are scheduled, not slept on: one failing webhook must not hold up the others.
         while True:
             with self._wake:
-                while not self._queue and not self._stopping:
-                    self._wake.wait()
+                while not self._stopping and not self._queue and not self._retry_due():
+                    self._wake.wait(self._retries[0][0] - time.monotonic() if self._retries else None)
                 if self._stopping:
                     return
-            self.deliver_pending()
+                batch, self._queue = self._queue, []
+                self.deliveries.extend(batch)
+                due = []
+                while self._retry_due():
+                    _, _, delivery, waited = heapq.heappop(self._retries)
+                    due.append((delivery, waited))
+            self._shuffle(batch)
+            for delivery in batch:
+                self._dispatch(delivery, background=True)
+            for delivery, waited in due:
+                self._try_in_background(delivery, waited)
+
+    def _retry_due(self) -> bool:
+        return bool(self._retries) and self._retries[0][0] <= time.monotonic()
+
+    def _try_in_background(self, delivery: Delivery, waited: float) -> None:
+        if self._try_once(delivery, waited):
+            return
+        wait = self._next_wait(delivery)
+        with self._lock:
+            due_at = time.monotonic() + wait * self.time_scale
+            heapq.heappush(self._retries, (due_at, next(self._sequence), delivery, wait))
 
     # -- internals ------------------------------------------------------------------------------------------
     def _prepare(
@@ -259,7 +285,7 @@ class WebhookSender:
                 self.deliveries.extend(copies)
         return copies
 
-    def _dispatch(self, delivery: Delivery) -> None:
+    def _dispatch(self, delivery: Delivery, background: bool = False) -> None:
         with self._lock:
             if self._random.random() < self.drop_ratio:
                 delivery.outcome = "dropped"
@@ -268,27 +294,40 @@ class WebhookSender:
                 delivery.outcome = "held"
                 self._held.append(delivery)
                 return
-        self._attempt_all(delivery)
+        if self.latency:
+            self.sleep(self.latency * self.time_scale)
+        if background:
+            self._try_in_background(delivery, 0.0)
+        else:
+            self._attempt_all(delivery)
 
     def _attempt_all(self, delivery: Delivery) -> None:
         waited = 0.0
-        for number in range(1, self.max_retries + 2):
-            if number > 1:
-                waited = self.first_retry_delay * 2 ** (number - 2)
-                self.sleep(waited * self.time_scale)
-            elif self.latency:
-                self.sleep(self.latency * self.time_scale)
-            attempt = Attempt(number=number, waited=waited)
-            try:
-                response = self._client.post(self._url, content=delivery.body, headers=delivery.headers)
-                attempt.status = response.status_code
-            except httpx.HTTPError as exc:
-                attempt.error = f"{type(exc).__name__}: {exc}"
-            delivery.attempts.append(attempt)
-            if attempt.ok:
-                delivery.outcome = "delivered"
-                return
-        delivery.outcome = "failed"
+        while not self._try_once(delivery, waited):
+            waited = self._next_wait(delivery)
+            self.sleep(waited * self.time_scale)
+
+    def _next_wait(self, delivery: Delivery) -> float:
+        """Backoff before the next try, in Shopify time: d, 2d, 4d, ... after the 1st, 2nd, 3rd failure."""
+        return self.first_retry_delay * 2 ** (len(delivery.attempts) - 1)
+
+    def _try_once(self, delivery: Delivery, waited: float) -> bool:
+        """One HTTP try; True once the delivery is finished (delivered, or out of retries)."""
+        attempt = Attempt(number=len(delivery.attempts) + 1, waited=waited)
+        try:
+            response = self._client.post(self._url, content=delivery.body, headers=delivery.headers)
+            attempt.status = response.status_code
+        except httpx.HTTPError as exc:
+            attempt.error = f"{type(exc).__name__}: {exc}"
+        delivery.attempts.append(attempt)
+        if attempt.ok:
+            delivery.outcome = "delivered"
+        elif len(delivery.attempts) > self.max_retries:
+            delivery.outcome = "failed"
+        else:
+            delivery.outcome = "retrying"
+            return False
+        return True
 
     def _shuffle(self, batch: list[Delivery]) -> None:
         if self.reorder:

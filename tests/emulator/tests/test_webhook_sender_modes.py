@@ -239,3 +239,38 @@ def test_redeliver_keeps_the_webhook_id(receiver):
 
     assert again.webhook_id == first.webhook_id and again.body == first.body
     assert len(receiver.requests) == 2
+
+
+def test_background_retries_do_not_hold_up_other_webhooks():
+    app = Flask(__name__)
+    arrivals: list[tuple[int, int, float]] = []
+    failures = Counter()
+
+    @app.post("/webhooks")
+    def flaky():
+        event = json.loads(request.get_data())["id"]
+        arrivals.append((event, failures[event], time.monotonic()))
+        if event == 1 and failures[event] < 2:
+            failures[event] += 1
+            return "", 503
+        return "", 200
+
+    # Delays of 56 s and 113 s compressed to 0.28 s and 0.56 s.
+    sender = WebhookSender(SECRET, app, time_scale=0.005)
+    sender.start()
+    try:
+        started = time.monotonic()
+        sender.enqueue(SHOP, "orders/create", {"id": 1})
+        sender.enqueue(SHOP, "orders/create", {"id": 2})
+        deadline = started + 5
+        while not (sender.deliveries and all(d.outcome == "delivered" for d in sender.deliveries)):
+            assert time.monotonic() < deadline, [d.outcome for d in sender.deliveries]
+            time.sleep(0.01)
+    finally:
+        sender.stop()
+
+    second = next(at for event, _, at in arrivals if event == 2)
+    assert second - started < 0.25  # not stuck behind event 1's retries
+    first = next(d for d in sender.deliveries if d.payload()["id"] == 1)
+    assert [a.status for a in first.attempts] == [503, 503, 200]
+    assert [a.waited for a in first.attempts] == [0.0, FIRST_RETRY_DELAY, 2 * FIRST_RETRY_DELAY]
