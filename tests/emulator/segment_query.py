@@ -5,7 +5,7 @@ guide (https://help.shopify.com/en/manual/customers/customer-segmentation/refere
 comparisons (= != > >= < <=), BETWEEN a AND b, IS [NOT] NULL, [NOT] CONTAINS, AND/OR/NOT, parentheses;
 filters customer_tags, amount_spent, number_of_orders, first/last_order_date, customer_added_date and
 app metafields with a segment-usable definition (`metafields.app--<client id>.<key>`, as listed by
-segmentFilters). Dates accept YYYY-MM-DD, today/yesterday, `-30d`/`-4w`/`-6m`/`-1y` and `30_days_ago`.
+segmentFilters). Dates accept YYYY-MM-DD, today/yesterday, `-30d`/`+7d`/`-4w`/`-6m`/`-1y`, `30_days_ago`.
 Anything else is rejected the way Shopify rejects an unknown filter, never silently matched.
 """
 
@@ -212,7 +212,7 @@ class _Parser:
         self.pos += 1
         text = tok.text
         if tok.kind == "str":
-            text = text[1:-1]
+            text = re.sub(r"\\(.)", r"\1", text[1:-1])
         elif tok.kind != "word":
             raise self.error(f"unexpected '{text}'.", tok)
         try:
@@ -257,7 +257,7 @@ def _comparison(name: str, op: str, wanted: Any) -> Predicate:
     return pred
 
 
-_RELATIVE = re.compile(r"-(\d+)([dwmy])")
+_RELATIVE = re.compile(r"([-+])(\d+)([dwmy])")
 _AGO = re.compile(r"(\d+)_(day|week|month|year)s?_ago")
 
 
@@ -266,15 +266,18 @@ def _date_value(text: str, today: date) -> date:
         return today
     if text == "yesterday":
         return today - timedelta(days=1)
-    m = _RELATIVE.fullmatch(text) or _AGO.fullmatch(text)
-    if m:
-        n, unit = int(m.group(1)), m.group(2)[0]
+    rel = _RELATIVE.fullmatch(text)
+    ago = _AGO.fullmatch(text)
+    if rel or ago:
+        sign = -1 if ago or rel.group(1) == "-" else 1
+        n = sign * int((rel or ago).group(2 if rel else 1))
+        unit = rel.group(3) if rel else ago.group(2)[0]
         if unit == "d":
-            return today - timedelta(days=n)
+            return today + timedelta(days=n)
         if unit == "w":
-            return today - timedelta(weeks=n)
+            return today + timedelta(weeks=n)
         months = n if unit == "m" else 12 * n
-        y, mth = divmod(today.year * 12 + today.month - 1 - months, 12)
+        y, mth = divmod(today.year * 12 + today.month - 1 + months, 12)
         return _clamp(y, mth + 1, today.day)
     return date.fromisoformat(text)
 

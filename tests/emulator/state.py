@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 import threading
 import time
@@ -21,6 +20,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_APP_TOML = REPO_ROOT / "shopify.app.toml"
 
 EventHook = Callable[[str, str, dict], None]
+
+
+def json_copy(value: Any) -> Any:
+    """Deep copy of JSON-shaped data; several times faster than copy.deepcopy (20k-order demo loads)."""
+    if isinstance(value, dict):
+        return {k: json_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_copy(v) for v in value]
+    return value
 
 
 def iso(ts: float) -> str:
@@ -204,9 +212,12 @@ class ShopState:
         self.locations[lid] = record
         return record
 
-    def add_order(self, order: dict) -> dict:
-        """Store a REST-webhook-shaped order (the single source of truth for GraphQL Order too)."""
-        rec = copy.deepcopy(order)
+    def add_order(self, order: dict, copy: bool = True) -> dict:
+        """Store a REST-webhook-shaped order (the single source of truth for GraphQL Order too).
+
+        `copy=False` stores the caller's dict itself (bulk loaders that hand over fresh dicts save the copy).
+        """
+        rec = json_copy(order) if copy else order
         oid = int(rec.get("id") or 0) or self.next_id("Order")
         self._bump_past("Order", oid)
         now = self.now_iso()
@@ -239,7 +250,7 @@ class ShopState:
         """Change an order's REST fields and bump `updated_at` (as every Shopify edit does)."""
         rec = self.orders[int(order_id)]
         old_customer = (rec.get("customer") or {}).get("id")
-        rec.update(copy.deepcopy(changes))
+        rec.update(json_copy(changes))
         rec["updated_at"] = changes.get("updated_at", self.now_iso())
         new_customer = (rec.get("customer") or {}).get("id")
         if old_customer != new_customer:
@@ -255,7 +266,7 @@ class ShopState:
     def add_refund(self, order_id: int, refund: dict) -> dict:
         """Attach a refund; lowers `current_total_price` by the refunded amount and bumps `updated_at`."""
         rec = self.orders[int(order_id)]
-        refund = copy.deepcopy(refund)
+        refund = json_copy(refund)
         rid = int(refund.get("id") or 0) or self.next_id("Refund")
         self._bump_past("Refund", rid)
         now = self.now_iso()
@@ -271,6 +282,9 @@ class ShopState:
         rec["refunds"].append(refund)
         current = Decimal(str(rec.get("current_total_price") or "0")) - amount
         rec["current_total_price"] = str(max(current, Decimal(0)))
+        if isinstance(rec.get("current_total_price_set"), dict):
+            for money_set in rec["current_total_price_set"].values():
+                money_set["amount"] = rec["current_total_price"]
         rec["financial_status"] = "refunded" if current <= 0 else "partially_refunded"
         rec["updated_at"] = now
         return refund
@@ -342,7 +356,7 @@ class ShopState:
 
     def segments(self) -> list[dict]:
         """Segments created through segmentCreate: id, name, query, creation/edit dates."""
-        return [copy.deepcopy(s) for s in self.segments_by_id.values()]
+        return [dict(s) for s in self.segments_by_id.values()]
 
     def segment_members(self, segment_id: int | str) -> list[int]:
         """Customer ids currently matching a segment's query."""

@@ -39,6 +39,7 @@ QUERY_RESOLVERS: dict[str, Resolver] = {
 
 MUTATION_RESOLVERS: dict[str, Resolver] = {
     "metafieldsSet": metafields.resolve_metafields_set,
+    "metafieldsDelete": metafields.resolve_metafields_delete,
     "tagsAdd": customers.resolve_tags_add,
     "tagsRemove": customers.resolve_tags_remove,
     "customerMerge": customers.resolve_customer_merge,

@@ -222,6 +222,31 @@ def resolve_metafields_set(ctx: RequestContext, info, metafields: list[dict]) ->
     return {"metafields": [metafield_node(ctx, rec) for rec in written], "userErrors": []}
 
 
+def resolve_metafields_delete(ctx: RequestContext, info, metafields: list[dict]) -> dict:
+    """`metafieldsDelete`: a null entry for each identifier that matched no metafield."""
+    ctx.shop.mutation_log.append(("metafieldsDelete", {"metafields": len(metafields)}))
+    deleted: list[dict | None] = []
+    for item in metafields:
+        parts = gid_parts(item["ownerId"])
+        if parts is None:
+            return {
+                "deletedMetafields": None,
+                "userErrors": [{"field": ["metafields"], "message": "Owner does not exist."}],
+            }
+        if parts[0] != "Customer":
+            raise not_emulated(f"metafieldsDelete on {parts[0]} owners")
+        if "write_customers" not in ctx.granted:
+            raise access_denied("metafieldsDelete", "`write_customers` access scope.")
+    for item in metafields:
+        namespace = ctx.shop.resolve_namespace(item["namespace"])
+        bucket = ctx.shop.metafields.get(item["ownerId"], {})
+        rec = bucket.pop((namespace, item["key"]), None)
+        deleted.append(
+            {"ownerId": item["ownerId"], "namespace": namespace, "key": item["key"]} if rec else None
+        )
+    return {"deletedMetafields": deleted, "userErrors": []}
+
+
 def resolve_metafield_definitions(ctx: RequestContext, info, **args: Any) -> dict:
     """`metafieldDefinitions(ownerType: CUSTOMER, namespace, key)` from shopify.app.toml."""
     specs: list[MetafieldDefinitionSpec] = []

@@ -141,3 +141,16 @@ def test_definitions_come_from_the_toml(h: Harness):
     assert len(defs) == 16
     assert defs["purchase_history"] == "json"
     assert defs["last_store_visit_at"] == "date"
+
+
+def test_metafields_delete_reports_null_for_missing_ones(h: Harness):
+    h.data(SET, {"m": [mf("rank", "gold")]})
+    delete = """mutation($m: [MetafieldIdentifierInput!]!) { metafieldsDelete(metafields: $m) {
+      deletedMetafields { ownerId namespace key } userErrors { field message } } }"""
+    ids = [{"ownerId": OWNER, "namespace": "$app", "key": k} for k in ("rank", "points_balance")]
+    result = h.data(delete, {"m": ids})["metafieldsDelete"]
+    assert result["deletedMetafields"] == [
+        {"ownerId": OWNER, "namespace": h.shop.app_namespace, "key": "rank"},
+        None,
+    ]
+    assert h.shop.customer_metafields(1) == {}

@@ -62,6 +62,9 @@ def who(h: Harness, query: str) -> list[int]:
         ("number_of_orders >= 1 AND (customer_tags CONTAINS 'VIP' OR amount_spent < 5000)", [1, 2]),
         ("NOT customer_tags CONTAINS 'VIP' AND number_of_orders >= 1", [2]),
         ("customer_added_date >= 2025-11-01", [1, 2, 3]),
+        ("customer_added_date <= +7d", [1, 2, 3]),
+        ("last_order_date >= today", []),
+        ("metafields.$ns.rank = 'it\\'s'", []),
     ],
 )
 def test_evaluation(h: Harness, query: str, expected: list[int]):
@@ -150,3 +153,10 @@ def test_segments_listing_and_lookup(h: Harness):
     assert [s["name"] for s in listed] == ["VIP"]
     one = h.data("query($id: ID!) { segment(id: $id) { name } }", {"id": listed[0]["id"]})
     assert one["segment"]["name"] == "VIP"
+
+
+def test_escaped_quotes_in_text_values(h: Harness):
+    h.shop.write_metafield(
+        "gid://shopify/Customer/3", h.shop.app_namespace, "rank", "single_line_text_field", "it's"
+    )
+    assert who(h, "metafields.$ns.rank = 'it\\'s'") == [3]
