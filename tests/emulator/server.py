@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
-from flask import Flask
+from flask import Flask, jsonify
 
 from tests.emulator.admin_standin import create_admin_blueprint
 from tests.emulator.faults import FaultInjector
@@ -51,6 +51,12 @@ def create_emulator(
     app.register_blueprint(oauth.blueprint())
     if app_url:
         app.register_blueprint(create_admin_blueprint(state, app_url))
+
+    @app.get("/_emulator/health")
+    def health():
+        # The CLI seeds before it listens, so an answer here means the demo shop is loaded.
+        return jsonify(ok=True, shops={domain: len(shop.orders) for domain, shop in state.shops.items()})
+
     faults = FaultInjector(app.wsgi_app, state, seed=seed)
     app.wsgi_app = faults  # type: ignore[method-assign]
     sender = None

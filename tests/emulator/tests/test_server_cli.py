@@ -44,6 +44,8 @@ def test_cli_serves_the_seeded_demo_shop_and_prints_the_admin_url():
             except httpx.ConnectError:
                 time.sleep(0.1)
         assert page.status_code == 200 and "http://127.0.0.1:8000/?" in page.text
+        health = httpx.get(f"http://127.0.0.1:{port}/_emulator/health").json()
+        assert health["ok"] and health["shops"]["demo.myshopify.com"] > 500
         shops = httpx.get(f"http://127.0.0.1:{port}/_emulator/shops").json()
         assert shops[0]["domain"] == "demo.myshopify.com"
         token = httpx.get(f"http://127.0.0.1:{port}/store/demo/id_token", params={"client_id": "k"})
