@@ -263,9 +263,19 @@ def _root(op: OperationDefinitionNode):
     return schema.mutation_type if is_mutation(op) else schema.query_type
 
 
+def _with_defaults(op: OperationDefinitionNode, variables: dict | None) -> dict:
+    """Variables as sent, plus the operation's declared defaults for ones left out."""
+    out = dict(variables or {})
+    for definition in op.variable_definitions or ():
+        name = definition.variable.name.value
+        if name not in out and definition.default_value is not None:
+            out[name] = value_from_ast_untyped(definition.default_value)
+    return out
+
+
 def requested_cost(doc: DocumentNode, op: OperationDefinitionNode, variables: dict | None = None) -> int:
     """The cost Shopify computes before executing an operation."""
-    coster = _Coster(doc, variables)
+    coster = _Coster(doc, _with_defaults(op, variables))
     if is_mutation(op):
         return sum(MUTATION_COST for _c, _n in coster._fields(op.selection_set))
     return coster.requested(_root(op), op.selection_set)
@@ -275,7 +285,7 @@ def actual_cost(
     doc: DocumentNode, op: OperationDefinitionNode, variables: dict | None, data: dict | None
 ) -> int:
     """The cost of what an executed operation returned."""
-    coster = _Coster(doc, variables)
+    coster = _Coster(doc, _with_defaults(op, variables))
     if is_mutation(op):
         return sum(MUTATION_COST for _c, _n in coster._fields(op.selection_set))
     return coster.actual(_root(op), op.selection_set, data or {})

@@ -116,3 +116,15 @@ def test_sustained_throughput_is_bounded_by_restore_rate():
         clock_now[0] += 0.01
     # 2000 points of burst plus ~10 s * 100 points/s, at 10 points each.
     assert 295 <= taken <= 301
+
+
+def test_page_size_from_variables_and_their_declared_defaults(h: Harness):
+    q = "query($n: Int = 20) { customers(first: $n) { nodes { id } } }"
+    assert cost(h.gql(q))["requestedQueryCost"] == 22
+    assert cost(h.gql(q, {"n": 50}))["requestedQueryCost"] == 52
+
+
+def test_aliases_are_costed_separately(h: Harness):
+    q = "{ a: customers(first: 5) { nodes { id } } b: customers(first: 5) { nodes { id } } }"
+    c = cost(h.gql(q))
+    assert (c["requestedQueryCost"], c["actualQueryCost"]) == (14, 10)

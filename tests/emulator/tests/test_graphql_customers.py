@@ -113,3 +113,14 @@ def test_customer_merge_moves_orders_unions_tags_and_emits_webhook(h: Harness):
     [(_shop, topic, payload)] = h.events
     assert topic == "customers/merge"
     assert payload["admin_graphql_api_customer_deleted_id"] == "gid://shopify/Customer/1"
+
+
+def test_backwards_pagination_with_last_and_before(h: Harness):
+    q = """query($before: String) { customers(last: 2, before: $before) {
+      nodes { firstName } pageInfo { hasPreviousPage hasNextPage startCursor } } }"""
+    everything = h.data(LIST, {"first": 10})["customers"]["edges"]
+    page = h.data(q, {"before": everything[-1]["cursor"]})["customers"]
+    assert [n["firstName"] for n in page["nodes"]] == ["Taro", "Hanako"]
+    assert (page["pageInfo"]["hasPreviousPage"], page["pageInfo"]["hasNextPage"]) == (False, True)
+    body = h.gql("{ customers(last: 2) { nodes { id } } }")
+    assert body["errors"][0]["message"] == "using last without before is not supported"
