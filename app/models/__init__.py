@@ -5,8 +5,16 @@ from app.models.ledger import LedgerPosting, LedgerTransaction, PointHold, Point
 from app.models.member import CustomerTombstone, ExternalLink, IdentityReview, Member
 from app.models.purchase import Purchase, PurchaseRefund
 from app.models.rank import RankSnapshot
+from app.models.redemption import Redemption
 from app.models.shop import OAuthState, Shop, ShopToken
-from app.models.sync import BackfillJob, FreshnessSample, ShopLease, ShopSyncStatus
+from app.models.sync import (
+    BackfillJob,
+    FreshnessSample,
+    MemberSyncState,
+    ShopLease,
+    ShopSegment,
+    ShopSyncStatus,
+)
 
 __all__ = [
     "BackfillJob",
@@ -18,14 +26,17 @@ __all__ = [
     "LedgerPosting",
     "LedgerTransaction",
     "Member",
+    "MemberSyncState",
     "OAuthState",
     "PointHold",
     "PointLot",
     "Purchase",
     "PurchaseRefund",
     "RankSnapshot",
+    "Redemption",
     "Shop",
     "ShopLease",
+    "ShopSegment",
     "ShopSyncStatus",
     "ShopToken",
 ]

@@ -1,0 +1,244 @@
+"""The syncer: one lease per shop, dirty members coalesced into metafieldsSet batches and tag changes.
+
+A member is dirty when its `sync_version` is above the version Shopify confirmed, or when its time-dependent
+values (rolling spend, dates) were last projected on an earlier shop-local day. Whatever happened to a member
+since the last pass is one projection now: repeated changes coalesce by construction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.models.member import Member
+from app.models.shop import Shop
+from app.models.sync import MemberSyncState
+from app.models.types import utcnow
+from app.services import freshness, leases
+from app.services.member_projection import Projection, project
+from app.services.metafield_sync import MemberChange, diff, pack, read_current, send_deletes, send_sets
+from app.services.pacing import CostPacer
+from app.services.tags import push_tags, tag_changes
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "syncer"
+LEASE_TTL = timedelta(seconds=60)
+ROUND_SIZE = 200  # members projected per round (a few queries each round)
+
+
+@dataclass
+class SyncReport:
+    """What one pass did (for logs, the CLI and tests)."""
+
+    members: int = 0
+    confirmed: int = 0
+    metafields_written: int = 0
+    metafields_deleted: int = 0
+    set_calls: int = 0
+    tag_calls: int = 0
+    refused: dict[int, str] = field(default_factory=dict)
+    stale: int = 0
+    rounds: int = 0
+    lease_lost: bool = False
+
+
+def shop_today(shop: Shop, now: datetime) -> date:
+    """The calendar day in the shop's time zone (time-dependent values are re-projected daily)."""
+    return now.astimezone(ZoneInfo(shop.timezone)).date()
+
+
+def dirty_members(session: Session, shop: Shop, today: date, limit: int) -> list[tuple[Member, Any]]:
+    """Members whose Shopify values may be out of date, oldest unconfirmed change first."""
+    state = MemberSyncState
+    stmt = (
+        select(Member, state)
+        .outerjoin(state, state.member_id == Member.id)
+        .where(
+            Member.shop_id == shop.id,
+            Member.status == "active",
+            Member.shopify_customer_id.is_not(None),
+            or_(
+                state.member_id.is_(None),
+                and_(
+                    Member.sync_version > state.confirmed_version,
+                    or_(state.failed_version.is_(None), state.failed_version != Member.sync_version),
+                ),
+                state.projected_on.is_(None),
+                state.projected_on < today,
+            ),
+        )
+        .order_by(state.pending_since.is_(None), state.pending_since, Member.id)
+        .limit(limit)
+    )
+    return [(m, s) for m, s in session.execute(stmt)]
+
+
+def _ensure_states(session: Session, shop: Shop, members: list[Member]) -> dict[int, MemberSyncState]:
+    """Sync state rows for the members (created race-free: the freshness hook may insert them too)."""
+    table = MemberSyncState.__table__
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    rows = [
+        {
+            "member_id": m.id,
+            "shop_id": shop.id,
+            "confirmed_version": 0,
+            "values": {},
+            "digests": {},
+            "tags": [],
+        }
+        for m in members
+    ]
+    session.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+    ids = [m.id for m in members]
+    rows = session.scalars(
+        select(MemberSyncState)
+        .where(MemberSyncState.member_id.in_(ids))
+        .execution_options(populate_existing=True)
+    )
+    return {s.member_id: s for s in rows}
+
+
+def sync_shop(
+    session: Session,
+    shop: Shop,
+    client: Any,
+    pacer: CostPacer,
+    *,
+    holder: str | None = None,
+    now: Callable[[], datetime] = utcnow,
+    max_rounds: int | None = None,
+) -> SyncReport:
+    """Bring Shopify up to date for every dirty member of one shop (if this process holds its lease)."""
+    holder = holder or leases.new_holder_id()
+    report = SyncReport()
+    if not leases.acquire(session, shop.id, LEASE_NAME, holder, LEASE_TTL, now()):
+        report.lease_lost = True
+        return report
+    try:
+        while max_rounds is None or report.rounds < max_rounds:
+            if not leases.acquire(session, shop.id, LEASE_NAME, holder, LEASE_TTL, now()):
+                report.lease_lost = True
+                break
+            rows = dirty_members(session, shop, shop_today(shop, now()), ROUND_SIZE)
+            if not rows:
+                break
+            report.rounds += 1
+            _sync_round(session, shop, client, pacer, [m for m, _ in rows], report, now)
+    finally:
+        session.rollback()
+        leases.release(session, shop.id, LEASE_NAME, holder)
+    return report
+
+
+def _sync_round(
+    session: Session,
+    shop: Shop,
+    client: Any,
+    pacer: CostPacer,
+    members: list[Member],
+    report: SyncReport,
+    now: Callable[[], datetime],
+) -> None:
+    """Project, diff, write and confirm one round of members; commits after each Shopify call."""
+    started = now()
+    states = _ensure_states(session, shop, members)
+    projections = project(session, shop, members, started)
+    report.members += len(projections)
+    today = shop_today(shop, started)
+    changes: list[MemberChange] = []
+    for member in members:
+        state = states[member.id]
+        if state.pending_since is None and member.sync_version > state.confirmed_version:
+            # Not caused by a webhook we saw (or the hook was not used): measure from the change itself.
+            state.pending_since = member.updated_at
+        p = projections.get(member.id)
+        if p is None:
+            continue
+        if state.customer_gid != p.customer_gid:
+            # A different Shopify customer (first sync, or relinked): nothing there is known to us.
+            state.customer_gid, state.values, state.digests, state.tags = p.customer_gid, {}, {}, []
+        changes.append(diff(p, dict(state.values), dict(state.digests)))
+    session.commit()
+
+    blocked: set[int] = set()
+    for batch in pack(changes):
+        result = send_sets(client, pacer, batch)
+        report.set_calls += result.calls
+        for member_id, confirmed in result.confirmed.items():
+            state = states[member_id]
+            state.values = {**state.values, **{k: v for k, (v, _) in confirmed.items() if v is not None}}
+            state.digests = {**state.digests, **{k: d for k, (_, d) in confirmed.items() if d}}
+            report.metafields_written += len(confirmed)
+        for member_id, reason in result.refused.items():
+            _refuse(states[member_id], projections[member_id], reason, report)
+            blocked.add(member_id)
+        for member_id in result.stale:
+            # Someone wrote since our last confirmation: learn what Shopify holds, retry next round.
+            values, digests = read_current(client, pacer, projections[member_id].customer_gid)
+            states[member_id].values, states[member_id].digests = values, digests
+            report.stale += 1
+            blocked.add(member_id)
+        session.commit()
+
+    deletable = [c for c in changes if c.deletes and c.member_id not in blocked]
+    if deletable:
+        for member_id, keys in send_deletes(client, pacer, deletable).items():
+            state = states[member_id]
+            state.values = {k: v for k, v in state.values.items() if k not in keys}
+            state.digests = {k: v for k, v in state.digests.items() if k not in keys}
+            report.metafields_deleted += len(keys)
+        session.commit()
+
+    # Tags are idempotent in Shopify, so one commit for the round is enough: a crash re-sends at worst.
+    for change in changes:
+        if change.member_id in blocked:
+            continue
+        _push_member_tags(client, pacer, states[change.member_id], change.projection, report)
+        _confirm(session, shop, states[change.member_id], change.projection, today, now(), report)
+    session.commit()
+
+
+def _push_member_tags(
+    client: Any, pacer: CostPacer, state: MemberSyncState, p: Projection, report: SyncReport
+) -> None:
+    add, remove = tag_changes(p.tags, state.tags or [])
+    if add or remove:
+        report.tag_calls += push_tags(client, pacer, p.customer_gid, add, remove)
+        state.tags = sorted(p.tags)
+
+
+def _confirm(
+    session: Session,
+    shop: Shop,
+    state: MemberSyncState,
+    p: Projection,
+    today: date,
+    confirmed_at: datetime,
+    report: SyncReport,
+) -> None:
+    """Shopify now holds version `p.version`: record it, and the freshness sample if one was pending."""
+    if p.version > state.confirmed_version:
+        state.confirmed_version = p.version
+    state.projected_on = today
+    state.failed_version, state.last_error = None, None
+    state.confirmed_at = confirmed_at
+    if state.pending_since is not None:
+        freshness.record(session, shop.id, state.pending_since, confirmed_at)
+        state.pending_since = None
+    report.confirmed += 1
+
+
+def _refuse(state: MemberSyncState, p: Projection, reason: str, report: SyncReport) -> None:
+    """Shopify refused this member's values: park this version (retried when the member changes again)."""
+    log.warning("metafieldsSet refused member %s: %s", p.member_id, reason)
+    state.failed_version, state.last_error = p.version, reason[:1000]
+    report.refused[p.member_id] = reason

@@ -1,0 +1,142 @@
+"""The sync tests' world: an emulated Shopify shop on a movable clock, the app's shop row with a token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from itertools import count
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app.domain.events import CustomerRef, PurchaseEvent, RefundEvent
+from app.models.shop import Shop
+from app.services.installs import complete_install
+from app.services.pacing import CostPacer
+from app.services.purchases import apply_purchase, apply_refund
+from app.shopify.client import AdminClient
+from app.shopify.tokens import TokenGrant
+from tests.conftest import TEST_ENV
+from tests.emulator.graphql_view import create_graphql_blueprint
+from tests.emulator.inspect_api import create_inspect_blueprint
+from tests.emulator.state import EmulatorState, ShopState
+from tests.emulator.transport import emulator_transport
+
+DOMAIN = "sync-shop.myshopify.com"
+START = 1_790_000_000.0  # 2026-09-21T14:13:20Z
+
+
+class Clock:
+    """Seconds since the epoch that tests (and the pacer's sleep) move forward; shared with the emulator."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+    def utc(self) -> datetime:
+        return datetime.fromtimestamp(self.now, UTC)
+
+
+@dataclass
+class SyncWorld:
+    """Emulator + app shop + helpers to make purchases happen in both."""
+
+    state: EmulatorState
+    remote: ShopState
+    shop: Shop
+    clock: Clock
+    session: Any
+    ids: Any = field(default_factory=lambda: count(1))
+
+    def client(self) -> AdminClient:
+        return AdminClient(self.shop, session=self.session)
+
+    def pacer(self, **kwargs: Any) -> CostPacer:
+        return CostPacer.for_plan(self.remote.plan, clock=self.clock, sleep=self.clock.sleep, **kwargs)
+
+    def customer(self, **fields: Any) -> int:
+        """A customer in Shopify (the app learns about it through its orders)."""
+        return int(self.remote.add_customer(**fields)["id"])
+
+    def buy(
+        self,
+        customer_id: int | None,
+        amount: str,
+        *,
+        pos: bool = False,
+        codes: tuple[str, ...] = (),
+        order_id: str | None = None,
+    ) -> str:
+        """An order applied through the member services, as the webhook worker would."""
+        oid = order_id or str(next(self.ids) + 5_000_000)
+        now = self.clock.utc()
+        event = PurchaseEvent(
+            source="shopify",
+            source_id=oid,
+            shop_domain=DOMAIN,
+            customer_ref=CustomerRef(shopify_customer_id=str(customer_id)) if customer_id else None,
+            currency="JPY",
+            gross_amount=Decimal(amount),
+            processed_at=now,
+            source_updated_at=now,
+            items_count=1,
+            source_name="pos" if pos else "web",
+            location_id="7001" if pos else None,
+            location_name="Shibuya" if pos else None,
+            discount_codes=codes,
+        )
+        apply_purchase(self.session, self.shop, event, now=now)
+        self.session.commit()
+        return oid
+
+    def refund(self, order_id: str, amount: str) -> None:
+        now = self.clock.utc()
+        event = RefundEvent(
+            source="shopify",
+            source_id=str(next(self.ids) + 9_000_000),
+            order_source_id=order_id,
+            amount=Decimal(amount),
+            processed_at=now,
+            shop_domain=DOMAIN,
+        )
+        apply_refund(self.session, self.shop, event, now=now)
+        self.session.commit()
+
+
+def build_emulator(clock: Clock, plan: str = "standard") -> tuple[EmulatorState, ShopState, Flask]:
+    """An emulator with one installed shop, its GraphQL endpoint and its bulk-result downloads."""
+    state = EmulatorState(TEST_ENV["SHOPIFY_API_KEY"], TEST_ENV["SHOPIFY_API_SECRET"], clock=clock)
+    remote = state.install_shop(DOMAIN, plan=plan)
+    wsgi = Flask("shopify-emulator")
+    wsgi.register_blueprint(create_graphql_blueprint(state))
+    wsgi.register_blueprint(create_inspect_blueprint(state))
+    return state, remote, wsgi
+
+
+def install(session, state: EmulatorState, domain: str = DOMAIN) -> Shop:
+    """The app's side of an install: shop row and a token the emulator accepts."""
+    body = state.tokens.issue_offline(domain, set(state.config.scopes), expiring=False)
+    shop = complete_install(session, domain, TokenGrant.from_response(body))
+    session.commit()
+    return shop
+
+
+@pytest.fixture
+def world(app, committed):
+    """Real commits (the syncer commits per batch; tables are emptied afterwards by `committed`)."""
+    session = committed.session
+    clock = Clock()
+    state, remote, wsgi = build_emulator(clock)
+    app.config["SHOPIFY_TRANSPORT"] = emulator_transport(wsgi)
+    try:
+        shop = install(session, state)
+        yield SyncWorld(state=state, remote=remote, shop=shop, clock=clock, session=session)
+    finally:
+        app.config.pop("SHOPIFY_TRANSPORT", None)
