@@ -15,11 +15,13 @@ def h() -> Harness:
     c = h.shop.add_customer(first_name="Taro", tags=["VIP"])
     h.shop.add_order({"customer": {"id": c["id"]}, "total_price": "1200"})
     h.data(
-        """mutation($m: [MetafieldsSetInput!]!) { metafieldsSet(metafields: $m) { userErrors { message } } }""",
+        """mutation($m: [MetafieldsSetInput!]!) {
+             metafieldsSet(metafields: $m) { userErrors { message } } }""",
         {"m": [{"ownerId": c["admin_graphql_api_id"], "key": "rank", "value": "gold"}]},
     )
     h.data(
-        'mutation { segmentCreate(name: "VIP", query: "customer_tags CONTAINS \'VIP\'") { userErrors { message } } }'
+        'mutation { segmentCreate(name: "VIP", query: "customer_tags CONTAINS \'VIP\'") {'
+        " userErrors { message } } }"
     )
     return h
 
