@@ -60,7 +60,13 @@ def webhook_sender(request: pytest.FixtureRequest, emulator_state: EmulatorState
     `webhook_sender.deliver_pending()` to hand them to the app.
     """
     target = request.getfixturevalue("app")
-    sender = WebhookSender(emulator_state.api_secret, target, url="http://localhost/webhooks", time_scale=0.0)
+    sender = WebhookSender(
+        emulator_state.api_secret,
+        target,
+        url="http://localhost/webhooks",
+        time_scale=0.0,
+        clock=emulator_state.clock,
+    )
     emulator_state.on_event = subscribed_events(emulator_state, sender.enqueue)
     yield sender
     emulator_state.on_event = None

@@ -62,7 +62,12 @@ def create_emulator(
     sender = None
     if webhook_target is not None:
         sender = WebhookSender(
-            state.api_secret, webhook_target, url=webhook_url, seed=seed, time_scale=webhook_time_scale
+            state.api_secret,
+            webhook_target,
+            url=webhook_url,
+            seed=seed,
+            time_scale=webhook_time_scale,
+            clock=state.clock,
         )
         state.on_event = subscribed_events(state, sender.enqueue)
     app.extensions[EXTENSION] = Emulator(
