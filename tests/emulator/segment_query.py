@@ -107,13 +107,13 @@ def _tokenize(query: str) -> list[Token]:
 
 
 class _Parser:
-    def __init__(self, query: str, shop: ShopState) -> None:
+    def __init__(self, query: str, shop: ShopState, timezone: str | None) -> None:
         self.query = query
         self.shop = shop
         self.tokens = _tokenize(query)
         self.pos = 0
         self.filters = {f.name: f for f in available_filters(shop)}
-        self.today = _today(shop)
+        self.today = _today(shop, timezone or shop.timezone)
 
     def error(self, message: str, token: Token | None = None) -> SegmentQueryError:
         col = token.column if token else len(self.query)
@@ -290,8 +290,8 @@ def _clamp(year: int, month: int, day: int) -> date:
             day -= 1
 
 
-def _today(shop: ShopState) -> date:
-    return datetime.fromtimestamp(shop.clock(), ZoneInfo(shop.timezone)).date()
+def _today(shop: ShopState, timezone: str) -> date:
+    return datetime.fromtimestamp(shop.clock(), ZoneInfo(timezone)).date()
 
 
 def _local_date(shop: ShopState, value: str | None) -> date | None:
@@ -306,9 +306,12 @@ def _local_date(shop: ShopState, value: str | None) -> date | None:
     return parsed.astimezone(ZoneInfo(shop.timezone)).date()
 
 
-def compile_segment_query(query: str, shop: ShopState) -> Predicate:
-    """Parse a segment query into a predicate over CustomerFacts; SegmentQueryError when invalid."""
-    return _Parser(query, shop).parse()
+def compile_segment_query(query: str, shop: ShopState, timezone: str | None = None) -> Predicate:
+    """Parse a segment query into a predicate over CustomerFacts; SegmentQueryError when invalid.
+
+    Relative dates (`-30d`, `today`) count from today in `timezone` (default: the shop's).
+    """
+    return _Parser(query, shop, timezone).parse()
 
 
 def customer_facts(shop: ShopState, customer_id: int) -> CustomerFacts:

@@ -114,6 +114,7 @@ def paginate(
     args: dict,
     sort_key: Callable[[Any], Any],
     to_node: Callable[[Any], dict],
+    max_page_size: int = MAX_PAGE_SIZE,
 ) -> dict:
     """A Relay connection (edges, nodes, pageInfo) over `records` sorted by `sort_key` (ascending).
 
@@ -126,9 +127,9 @@ def paginate(
         if first is None and last is None:
             raise GraphQLError("you must provide one of first or last")
         for name, size in (("first", first), ("last", last)):
-            if size is not None and size > MAX_PAGE_SIZE:
+            if size is not None and size > max_page_size:
                 raise GraphQLError(
-                    f"{name} cannot exceed {MAX_PAGE_SIZE}. To query larger amounts of data with fewer "
+                    f"{name} cannot exceed {max_page_size}. To query larger amounts of data with fewer "
                     "limits, bulk operations should be used instead."
                 )
             if size is not None and size < 0:

@@ -135,17 +135,25 @@ def resolve_segments(ctx: RequestContext, info, **args: Any) -> dict:
     return paginate(ctx, records, args, key.get(sort, lambda s: [s["id"]]), segment_node)
 
 
-def _members_query_node(q: dict) -> dict:
+# customerSegmentMembers pages hold up to 1000 members (not the usual 250).
+MEMBERS_MAX_PAGE = 1000
+
+
+def _members_query_node(q: dict, done: bool = True) -> dict:
     return {
         "__typename": "CustomerSegmentMembersQuery",
         "id": gid("CustomerSegmentMembersQuery", q["id"]),
         "currentCount": len(q["members"]),
-        "done": True,
+        "done": done,
     }
 
 
 def resolve_members_query_create(ctx: RequestContext, info, input: dict) -> dict:
-    """`customerSegmentMembersQueryCreate`: evaluates at once (the job is `done` when read)."""
+    """`customerSegmentMembersQueryCreate`: an asynchronous job on Shopify.
+
+    The emulator evaluates at once, but like Shopify answers `done: false` here, so callers must poll
+    `customerSegmentMembersQuery(id)` (which then reads `done: true`).
+    """
     shop = ctx.shop
     query = input.get("query")
     if input.get("segmentId"):
@@ -175,7 +183,7 @@ def resolve_members_query_create(ctx: RequestContext, info, input: dict) -> dict
     qid = shop.next_id("CustomerSegmentMembersQuery")
     record = {"id": qid, "query": query, "members": members(shop, predicate)}
     shop.member_queries[qid] = record
-    return {"customerSegmentMembersQuery": _members_query_node(record), "userErrors": []}
+    return {"customerSegmentMembersQuery": _members_query_node(record, done=False), "userErrors": []}
 
 
 def resolve_members_query(ctx: RequestContext, info, id: str) -> dict | None:
@@ -230,10 +238,12 @@ def resolve_segment_members(ctx: RequestContext, info, **args: Any) -> dict:
             if seg is None:
                 raise GraphQLError("Segment does not exist.")
             query = seg["query"]
+        # A saved segment evaluates in the shop's time zone; an ad-hoc query in `timezone` (default UTC).
+        timezone = None if args.get("segmentId") else (args.get("timezone") or "UTC")
         try:
-            ids = members(shop, compile_segment_query(query, shop))
+            ids = members(shop, compile_segment_query(query, shop, timezone))
         except SegmentQueryError as exc:
             raise GraphQLError(f"Query {exc}") from exc
-    conn = paginate(ctx, ids, args, lambda cid: cid, lambda cid: member_node(ctx, cid))
+    conn = paginate(ctx, ids, args, lambda cid: cid, lambda cid: member_node(ctx, cid), MEMBERS_MAX_PAGE)
     conn["totalCount"] = len(ids)
     return conn
