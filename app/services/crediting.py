@@ -87,6 +87,8 @@ def _settle_change(
     now: datetime,
 ) -> None:
     """Post a change not caused by a new refund: the first earn, or a numbered adjustment."""
+    if delta == 0:
+        return
     if delta > 0 and purchase.points == 0 and not _has_earn(session, purchase):
         _post_delta(
             session,
@@ -128,11 +130,13 @@ def recompute(
     subjects: Iterable[int] = (),
     touched_from: datetime | None = None,
     new_refunds: dict[int, list[PurchaseRefund]] | None = None,
-) -> None:
+    changed: bool = False,
+) -> bool:
     """Re-derive the points of `subjects` and of every purchase after `touched_from`; post the differences.
 
     `new_refunds` (purchase id -> refunds just recorded) get one `refund_reversal` each, keyed by refund id,
-    so a refund's reversal is posted once whatever else changes later.
+    so a refund's reversal is posted once whatever else changes later. `changed` says the caller changed
+    the history already; returns whether anything changed (the member is then marked for sync).
     """
     new_refunds = new_refunds or {}
     subject_ids = set(subjects)
@@ -144,6 +148,7 @@ def recompute(
         if purchase.id not in subject_ids and (touched_from is None or purchase.processed_at <= touched_from):
             continue
         tier = held_before(facts, rules.ranks, rules.points.rate, purchase.processed_at, shop.timezone, floor)
+        before = (purchase.earn_rank, purchase.earn_multiplier, purchase.points)
         purchase.earn_rank, purchase.earn_multiplier = tier.handle, tier.multiplier
         fresh = sorted(new_refunds.get(purchase.id, []), key=lambda r: (r.processed_at, r.id))
         pending_ids = [r.id for r in fresh]
@@ -169,11 +174,17 @@ def recompute(
                     reason=f"refund of {refund.amount}",
                 )
             purchase.points = after
-        purchase.updated_at = now
+        if (purchase.earn_rank, purchase.earn_multiplier, purchase.points) != before:
+            purchase.updated_at = now
+            changed = True
     earning = [p.processed_at for p in purchases if p.points > 0]
-    member.last_earning_at = max(earning) if earning else None
-    ledger.mature_due(session, member, now)
-    ledger.expire_due(session, member, rules.points, now)
-    evaluate_member(session, shop, member, now, rules=rules)
-    touch(member, now)
+    last_earning = max(earning) if earning else None
+    changed = changed or last_earning != member.last_earning_at
+    member.last_earning_at = last_earning
+    changed = ledger.mature_due(session, member, now) or changed
+    changed = ledger.expire_due(session, member, rules.points, now) or changed
+    changed = evaluate_member(session, shop, member, now, rules=rules, facts=facts) or changed
+    if changed:
+        touch(member, now)
     session.flush()
+    return changed

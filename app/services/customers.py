@@ -17,7 +17,7 @@ from app.services.identity import (
     member_for_customer,
     remember_contact,
 )
-from app.services.members import active_member, by_shopify_id, lock_member, touch
+from app.services.members import active_member, by_shopify_id, create_member, lock_member, touch
 from app.services.merges import merge_members
 
 
@@ -68,8 +68,13 @@ def apply_merge(
         return None
     for merged_id in event.merged_ids:
         row = by_shopify_id(session, shop, merged_id)
-        if row is None or row.status != "active":
-            continue  # unknown to us, or merged already (a re-delivery)
+        if row is None:
+            # Not a member yet: a forwarding row, so a late order of that customer credits the survivor.
+            row = create_member(session, shop, str(merged_id))
+            row.status, row.merged_into_id = "merged", survivor.id
+            continue
+        if row.status != "active":
+            continue  # merged already (a re-delivery)
         merge_members(
             session, shop, survivor.id, row.id, key=f"shopify:{merged_id}>{event.surviving_id}", now=now
         )

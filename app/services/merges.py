@@ -71,8 +71,16 @@ def merge_members(
     ledger.repay_debt(survivor, ledger.member_lots(session, survivor))
     # The survivor's earlier purchases now precede the moved ones (and vice versa): recompute from the first.
     touched = min((p.processed_at for p in moved), default=None)
+    rules = load_rules(shop)
     recompute(
-        session, shop, load_rules(shop), survivor, now, subjects=(p.id for p in moved), touched_from=touched
+        session,
+        shop,
+        rules,
+        survivor,
+        now,
+        subjects=(p.id for p in moved),
+        touched_from=touched,
+        changed=True,
     )
     return True
 

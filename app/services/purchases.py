@@ -139,6 +139,7 @@ def apply_purchase(
         subjects={purchase.id},
         touched_from=touched_from,
         new_refunds={purchase.id: fresh},
+        changed=True,
     )
     return purchase
 
@@ -169,5 +170,6 @@ def apply_refund(
         subjects={purchase.id},
         touched_from=event.processed_at,
         new_refunds={purchase.id: [row]},
+        changed=True,
     )
     return row

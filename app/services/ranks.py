@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain.history import PurchaseFact
 from app.domain.ranks import EPSILON, MemberRankInput, RankPreview, held_before, held_now, metric, preview
 from app.domain.settings import RankRules, ShopRules
 from app.models.member import Member
@@ -20,11 +21,16 @@ from app.services.shop_rules import load_rules
 
 
 def evaluate_member(
-    session: Session, shop: Shop, member: Member, now: datetime, rules: ShopRules | None = None
+    session: Session,
+    shop: Shop,
+    member: Member,
+    now: datetime,
+    rules: ShopRules | None = None,
+    facts: list[PurchaseFact] | None = None,
 ) -> bool:
     """Set the member's rank from history and rules; True if it changed (evaluating twice is a no-op)."""
     rules = rules or load_rules(shop)
-    facts = member_facts(session, member)
+    facts = member_facts(session, member) if facts is None else facts
     tier = held_now(facts, rules.ranks, rules.points.rate, now, shop.timezone, rank_floor(member))
     member.rank_evaluated_at = now
     if tier.handle == member.rank:

@@ -51,7 +51,9 @@ def order(
     )
 
 
-def refund(refund_id: str, order_id: str, amount: int | str | Decimal, *, day: float = 1, source: str = "shopify") -> RefundEvent:
+def refund(
+    refund_id: str, order_id: str, amount: int | str | Decimal, *, day: float = 1, source: str = "shopify"
+) -> RefundEvent:
     """A refund of `amount` processed `day` days after T0."""
     return RefundEvent(
         source=source,  # type: ignore[arg-type]

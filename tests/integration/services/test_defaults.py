@@ -13,7 +13,9 @@ from tests.integration.services.factories import at, order, refund
 
 def test_pos_then_online_then_partial_refund_gives_320_pending_silver_omni(session, shop):
     # 1) POS sale of 12,000 JPY: a new member holds `regular` (x1.0): floor(12000 * 1% * 1.0) = 120.
-    pos = apply_purchase(session, shop, order("pos-1", 12000, day=0, pos_location="77", store_name="Shibuya"), now=at(0))
+    pos = apply_purchase(
+        session, shop, order("pos-1", 12000, day=0, pos_location="77", store_name="Shibuya"), now=at(0)
+    )
     # 2) Online sale of 25,000 JPY a day later. The rank held *before* it is still `regular`: the rolling
     #    spend before the sale is 12,000 < 30,000 (silver). So floor(25000 * 1% * 1.0) = 250.
     online = apply_purchase(session, shop, order("web-1", 25000, day=1), now=at(1))

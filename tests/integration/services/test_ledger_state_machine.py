@@ -1,0 +1,444 @@
+"""A Hypothesis state machine driving the real member services: earn, duplicate, reorder, refund, spend,
+expire, clock jump and merge, with the ledger invariants checked after every step.
+
+CI runs it with the `ci` profile (200 examples of up to 50 steps), on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlalchemy import func, select
+
+from app.domain.events import CustomerMergeEvent, CustomerRef, PurchaseEvent, RefundEvent
+from app.domain.history import PurchaseFact, RefundFact
+from app.domain.points import order_points
+from app.domain.ranks import held_before, held_now
+from app.domain.settings import PointRules, RankRules, ShopRules
+from app.extensions import db
+from app.models import LedgerPosting, LedgerTransaction, Member, PointHold, PointLot, Purchase, Shop
+from app.services import ledger
+from app.services.crediting import recompute
+from app.services.customers import apply_merge
+from app.services.members import active_member, by_shopify_id, member_facts, rank_floor
+from app.services.purchases import apply_purchase, apply_refund
+from app.services.shop_rules import load_rules, save_rules
+from app.services.upkeep import refresh_shop
+
+CUSTOMERS = ("c1", "c2", "c3")
+START = datetime(2026, 1, 10, 1, 0, tzinfo=UTC)
+TZ = "Asia/Tokyo"
+
+
+@dataclass
+class OrderModel:
+    """What the test knows about an order, independently of the database."""
+
+    order_id: str
+    customer: str
+    processed_at: datetime
+    gross: Decimal
+    cancelled: bool = False
+    refunds: list[RefundEvent] = field(default_factory=list)
+    version: int = 0
+
+    @property
+    def refunded(self) -> Decimal:
+        return sum((r.amount for r in self.refunds), Decimal("0"))
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    """One shop, three customers, and every kind of event in any order."""
+
+    flask_app = None  # set by the test below
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ctx = self.flask_app.app_context()
+        self.ctx.push()
+        self.connection = db.engine.connect()
+        self.outer = self.connection.begin()
+        self.session = db._make_scoped_session(
+            {"bind": self.connection, "join_transaction_mode": "create_savepoint"}
+        )
+        self.shop = Shop(domain="machine.myshopify.com", currency="JPY", timezone=TZ)
+        self.session.add(self.shop)
+        self.session.flush()
+        self.now = START
+        self.tick = 0
+        self.orders: list[OrderModel] = []
+        self.queue: list[PurchaseEvent | RefundEvent] = []
+        self.delivered: list[PurchaseEvent | RefundEvent] = []
+        self.alias: dict[str, str] = {}
+        self.spends = 0
+        self.verified: dict[int, tuple[int, datetime]] = {}
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    def survivor(self, customer: str) -> str:
+        while customer in self.alias:
+            customer = self.alias[customer]
+        return customer
+
+    def version_at(self) -> datetime:
+        self.tick += 1
+        return self.now + timedelta(microseconds=self.tick)
+
+    def snapshot(self, order: OrderModel) -> PurchaseEvent:
+        order.version += 1
+        return PurchaseEvent(
+            source="shopify",
+            source_id=order.order_id,
+            shop_domain=self.shop.domain,
+            customer_ref=CustomerRef(shopify_customer_id=order.customer),
+            currency="JPY",
+            gross_amount=order.gross,
+            processed_at=order.processed_at,
+            source_updated_at=self.version_at(),
+            items_count=1,
+            source_name="web",
+            cancelled=order.cancelled,
+            refunds=tuple(order.refunds),
+        )
+
+    def send(self, event: PurchaseEvent | RefundEvent, now: bool) -> None:
+        if now:
+            self.apply(event)
+        else:
+            self.queue.append(event)
+
+    def apply(self, event: PurchaseEvent | RefundEvent) -> None:
+        if isinstance(event, PurchaseEvent):
+            apply_purchase(self.session, self.shop, event, now=self.now)
+        else:
+            apply_refund(self.session, self.shop, event, now=self.now)
+        self.delivered.append(event)
+
+    def member_of(self, customer: str) -> Member | None:
+        row = by_shopify_id(self.session, self.shop, customer)
+        return active_member(self.session, row) if row is not None else None
+
+    def active_members(self) -> list[Member]:
+        stmt = select(Member).where(Member.shop_id == self.shop.id, Member.status == "active")
+        return list(self.session.scalars(stmt))
+
+    # -- rules -----------------------------------------------------------------------------------------------
+
+    @initialize(
+        policy=st.sampled_from(["allow_negative", "claw_back_pending"]),
+        expiry_mode=st.sampled_from(["last_activity", "per_lot"]),
+        downgrade=st.sampled_from(["immediate", "next_cycle"]),
+    )
+    def configure(self, policy: str, expiry_mode: str, downgrade: str) -> None:
+        rules = ShopRules(
+            points=PointRules(negative_policy=policy, expiry_mode=expiry_mode),  # type: ignore[arg-type]
+            ranks=RankRules(downgrade_timing=downgrade, cycle_start_month=4),  # type: ignore[arg-type]
+        )
+        save_rules(self.session, self.shop, rules)
+
+    @rule(
+        customer=st.sampled_from(CUSTOMERS),
+        amount=st.one_of(st.integers(0, 60000), st.sampled_from([12000, 25000, 30000, 100000, 150000])),
+        backdate=st.integers(0, 20),
+        deliver=st.booleans(),
+    )
+    def new_order(self, customer: str, amount: int, backdate: int, deliver: bool) -> None:
+        order = OrderModel(
+            order_id=f"o{len(self.orders) + 1}",
+            customer=self.survivor(customer),
+            processed_at=self.now - timedelta(days=backdate),
+            gross=Decimal(amount),
+        )
+        self.orders.append(order)
+        self.send(self.snapshot(order), deliver)
+
+    @precondition(lambda self: self.orders)
+    @rule(
+        index=st.integers(0, 10_000),
+        amount=st.integers(0, 60000),
+        cancel=st.booleans(),
+        deliver=st.booleans(),
+    )
+    def edit_order(self, index: int, amount: int, cancel: bool, deliver: bool) -> None:
+        order = self.orders[index % len(self.orders)]
+        order.gross = max(Decimal(amount), order.refunded)
+        order.cancelled = order.cancelled or cancel
+        self.send(self.snapshot(order), deliver)
+
+    @precondition(lambda self: self.orders)
+    @rule(
+        index=st.integers(0, 10_000),
+        fraction=st.sampled_from([Decimal("0.1"), Decimal("0.2"), Decimal("0.5"), Decimal("1")]),
+        deliver=st.booleans(),
+        with_snapshot=st.booleans(),
+    )
+    def refund(self, index: int, fraction: Decimal, deliver: bool, with_snapshot: bool) -> None:
+        order = self.orders[index % len(self.orders)]
+        left = order.gross - order.refunded
+        amount = (left * fraction).quantize(Decimal("1"))
+        if amount <= 0:
+            return
+        event = RefundEvent(
+            source="shopify",
+            source_id=f"r{sum(len(o.refunds) for o in self.orders) + 1}",
+            order_source_id=order.order_id,
+            amount=amount,
+            processed_at=max(self.now, order.processed_at),
+        )
+        order.refunds.append(event)
+        self.send(event, deliver)
+        if with_snapshot:  # Shopify also sends orders/updated with the refund on it
+            self.send(self.snapshot(order), deliver)
+
+    @precondition(lambda self: self.queue)
+    @rule(index=st.integers(0, 10_000))
+    def deliver_queued(self, index: int) -> None:
+        self.apply(self.queue.pop(index % len(self.queue)))
+
+    @precondition(lambda self: self.delivered)
+    @rule(index=st.integers(0, 10_000))
+    def duplicate(self, index: int) -> None:
+        event = self.delivered[index % len(self.delivered)]
+        before = self.session.scalar(select(func.count(LedgerTransaction.id)))
+        self.apply(event)
+        # A re-delivery changes nothing in the ledger (maturity/expiry were already current at this instant).
+        assert self.session.scalar(select(func.count(LedgerTransaction.id))) == before
+
+    @rule(customer=st.sampled_from(CUSTOMERS), points=st.integers(1, 800))
+    def spend(self, customer: str, points: int) -> None:
+        member = self.member_of(self.survivor(customer))
+        if member is None or member.points_available <= 0:
+            return
+        self.spends += 1
+        ledger.spend(
+            self.session,
+            member,
+            min(points, member.points_available),
+            source="pos",
+            source_id=f"s{self.spends}",
+            now=self.now,
+        )
+
+    @rule(days=st.sampled_from([1, 7, 15, 40, 200, 366, 400]))
+    def clock_jump(self, days: int) -> None:
+        self.now += timedelta(days=days)
+        refresh_shop(self.session, self.shop, self.now)
+
+    @rule(merged=st.sampled_from(CUSTOMERS), surviving=st.sampled_from(CUSTOMERS))
+    def merge(self, merged: str, surviving: str) -> None:
+        merged, surviving = self.survivor(merged), self.survivor(surviving)
+        if merged == surviving:
+            return
+        apply_merge(
+            self.session,
+            self.shop,
+            CustomerMergeEvent(surviving_id=surviving, merged_ids=(merged,)),
+            now=self.now,
+        )
+        self.alias[merged] = surviving
+
+    # -- invariants ------------------------------------------------------------------------------------------
+
+    @invariant()
+    def books_balance(self) -> None:
+        total = self.session.scalar(
+            select(func.coalesce(func.sum(LedgerPosting.points), 0)).where(
+                LedgerPosting.shop_id == self.shop.id
+            )
+        )
+        assert total == 0
+        unbalanced = self.session.execute(
+            select(LedgerPosting.transaction_id)
+            .group_by(LedgerPosting.transaction_id)
+            .having(func.sum(LedgerPosting.points) != 0)
+        ).all()
+        assert unbalanced == []
+
+    @invariant()
+    def cached_balances_match_postings(self) -> None:
+        rows = self.session.execute(
+            select(LedgerPosting.member_id, LedgerPosting.account, func.sum(LedgerPosting.points))
+            .where(LedgerPosting.shop_id == self.shop.id, LedgerPosting.member_id.is_not(None))
+            .group_by(LedgerPosting.member_id, LedgerPosting.account)
+        ).all()
+        sums = {(m, a): s for m, a, s in rows}
+        lots_by_member: dict[int, list[PointLot]] = {}
+        for lot in self.session.scalars(select(PointLot).where(PointLot.shop_id == self.shop.id)):
+            lots_by_member.setdefault(lot.member_id, []).append(lot)
+        holds = dict(
+            self.session.execute(
+                select(PointHold.member_id, func.sum(PointHold.points))
+                .where(PointHold.shop_id == self.shop.id, PointHold.status == "held")
+                .group_by(PointHold.member_id)
+            ).all()
+        )
+        for member in self.session.scalars(select(Member).where(Member.shop_id == self.shop.id)):
+            for account in ("pending", "available", "held"):
+                assert getattr(member, f"points_{account}") == sums.get((member.id, account), 0), (
+                    member.id,
+                    account,
+                )
+            lots = lots_by_member.get(member.id, [])
+            assert sum(lot.pending for lot in lots) == member.points_pending
+            assert sum(lot.remaining for lot in lots) - member.points_debt == member.points_available
+            assert all(lot.pending >= 0 and lot.remaining >= 0 for lot in lots)
+            assert all(lot.remaining == 0 and lot.pending == 0 for lot in lots if lot.expired_at is not None)
+            assert holds.get(member.id, 0) == member.points_held
+
+    @invariant()
+    def once_per_order_refund_and_lot(self) -> None:
+        counts = self.session.execute(
+            select(LedgerTransaction.kind, LedgerTransaction.source_id, func.count())
+            .where(
+                LedgerTransaction.shop_id == self.shop.id,
+                LedgerTransaction.kind.in_(["earn", "refund_reversal", "expire", "mature"]),
+            )
+            .group_by(LedgerTransaction.kind, LedgerTransaction.source_id)
+        ).all()
+        assert all(n == 1 for _, _, n in counts)
+        refund_ids = {r.source_id for o in self.orders for r in o.refunds}
+        assert {sid for kind, sid, _ in counts if kind == "refund_reversal"} <= refund_ids
+
+    @invariant()
+    def available_not_negative_unless_policy(self) -> None:
+        policy = load_rules(self.shop).points.negative_policy
+        for member in self.session.scalars(select(Member).where(Member.shop_id == self.shop.id)):
+            if member.points_available < 0:
+                assert policy == "allow_negative"
+                assert member.points_flag == "negative_balance"
+                assert member.points_debt == -member.points_available
+
+    def members_to_check(self) -> list[Member]:
+        """Members changed since their last check, or all of them once the clock moved.
+
+        A member whose rows did not change and whose clock did not move is in a state already verified.
+        """
+        due = []
+        for member in self.active_members():
+            key = (member.sync_version, self.now)
+            if self.verified.get(member.id) != key:
+                due.append(member)
+        return due
+
+    @invariant()
+    def order_points_follow_history_ranks_are_current_and_recompute_is_a_no_op(self) -> None:
+        rules = load_rules(self.shop)
+        for member in self.members_to_check():
+            facts = member_facts(self.session, member)
+            purchases = list(self.session.scalars(select(Purchase).where(Purchase.member_id == member.id)))
+            posted = dict(
+                self.session.execute(
+                    select(LedgerTransaction.purchase_id, func.sum(LedgerPosting.points))
+                    .join(LedgerPosting)
+                    .where(LedgerTransaction.member_id.is_not(None), LedgerPosting.account == "issued")
+                    .where(LedgerTransaction.purchase_id.in_([p.id for p in purchases]))
+                    .where(LedgerTransaction.kind.in_(["earn", "earn_adjust", "refund_reversal"]))
+                    .group_by(LedgerTransaction.purchase_id)
+                ).all()
+            )
+            for purchase in purchases:
+                tier = held_before(
+                    facts, rules.ranks, rules.points.rate, purchase.processed_at, TZ, rank_floor(member)
+                )
+                fact = next(f for f in facts if f.ref == f"shopify:{purchase.source_id}")
+                assert purchase.points == order_points(fact.net, purchase.earn_rate, tier.multiplier)
+                assert -posted.get(purchase.id, 0) == purchase.points
+            assert member.rank == held_now(facts, rules.ranks, rules.points.rate, self.now, TZ).handle
+            # Recomputing everything about the member changes nothing: postings, balances, rank, sync.
+            before = self.session.scalar(select(func.count(LedgerTransaction.id)))
+            state = (member.rank, member.points_pending, member.points_available, member.sync_version)
+            changed = recompute(
+                self.session, self.shop, rules, member, self.now, subjects=[p.id for p in purchases]
+            )
+            assert not changed
+            assert (member.rank, member.points_pending, member.points_available, member.sync_version) == state
+            assert self.session.scalar(select(func.count(LedgerTransaction.id))) == before
+            self.verified[member.id] = (member.sync_version, self.now)
+
+    def teardown(self) -> None:
+        try:
+            if not hasattr(self, "session"):
+                return
+            # Deliver whatever is still in flight, then every order must be worth f(its final state).
+            while self.queue:
+                self.apply(self.queue.pop(0))
+            self.books_balance()
+            self.cached_balances_match_postings()
+            self.verified.clear()
+            self.order_points_follow_history_ranks_are_current_and_recompute_is_a_no_op()
+            self.check_final_state()
+        finally:
+            self.session.remove()
+            self.outer.rollback()
+            self.connection.close()
+            self.ctx.pop()
+
+    def check_final_state(self) -> None:
+        rules = load_rules(self.shop)
+        groups: dict[str, list[OrderModel]] = {}
+        for order in self.orders:
+            groups.setdefault(self.survivor(order.customer), []).append(order)
+        for orders in groups.values():
+            facts = [
+                PurchaseFact(
+                    ref=f"shopify:{o.order_id}",
+                    processed_at=o.processed_at,
+                    gross=o.gross,
+                    channel="online",
+                    cancelled=o.cancelled,
+                    refunds=tuple(RefundFact(r.amount, r.processed_at) for r in o.refunds),
+                )
+                for o in orders
+            ]
+            for order, fact in zip(orders, facts, strict=True):
+                tier = held_before(facts, rules.ranks, rules.points.rate, order.processed_at, TZ)
+                expected = order_points(fact.net, rules.points.rate, tier.multiplier)
+                stored = self.session.scalar(select(Purchase).where(Purchase.source_id == order.order_id))
+                assert stored is not None
+                assert stored.points == expected, (order.order_id, stored.points, expected)
+
+
+def test_ledger_state_machine(app):
+    LedgerMachine.flask_app = app
+    run_state_machine_as_test(LedgerMachine, settings=settings(stateful_step_count=50))
+
+
+@pytest.mark.parametrize("policy", ["allow_negative", "claw_back_pending"])
+def test_refund_after_spend_follows_policy_example(app, policy):
+    """A concrete walk through the machine: earn, mature, spend everything, then a full refund."""
+    LedgerMachine.flask_app = app
+    machine = LedgerMachine()
+    try:
+        machine.configure(policy=policy, expiry_mode="last_activity", downgrade="immediate")
+        machine.new_order("c1", 10000, 0, True)
+        machine.new_order("c1", 5000, 0, True)
+        machine.clock_jump(15)
+        machine.spend("c1", 150)
+        machine.refund(0, Decimal("1"), True, False)
+        member = machine.member_of("c1")
+        assert member is not None
+        if policy == "allow_negative":
+            assert (member.points_available, member.points_flag) == (-100, "negative_balance")
+        else:
+            assert member.points_available == 0 and member.points_flag == "refund_writeoff"
+        for check in (
+            machine.books_balance,
+            machine.cached_balances_match_postings,
+            machine.recomputing_is_a_no_op,
+        ):
+            check()
+    finally:
+        machine.teardown()
