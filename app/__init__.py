@@ -37,6 +37,9 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     from app.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    from app.webhooks.views import bp as webhooks_bp  # issue 10: POST /webhooks
+
+    app.register_blueprint(webhooks_bp)
     from app.admin import bp as admin_bp  # issue 4: GET / (embedded app home; dashboard pages join it)
     from app.install import bp as install_bp  # issue 4: /auth, /auth/callback, /auth/patch-id-token
     from app.security import init_security

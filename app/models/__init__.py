@@ -1,5 +1,6 @@
 """Every model module, imported so the metadata (and Alembic) sees all tables."""
 
+from app.models.compliance import DataExport
 from app.models.inbox import InboxEvent
 from app.models.ledger import LedgerPosting, LedgerTransaction, PointHold, PointLot
 from app.models.member import CustomerTombstone, ExternalLink, IdentityReview, Member
@@ -19,6 +20,7 @@ from app.models.sync import (
 __all__ = [
     "BackfillJob",
     "CustomerTombstone",
+    "DataExport",
     "ExternalLink",
     "FreshnessSample",
     "IdentityReview",

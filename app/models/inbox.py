@@ -10,6 +10,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.models.types import UTCDateTime, utcnow
 
+# Row states. pending -> processing -> done | ignored | dead; a dead row can be replayed back to pending.
+PENDING = "pending"
+PROCESSING = "processing"
+DONE = "done"
+IGNORED = "ignored"
+DEAD = "dead"
+STATUSES = (PENDING, PROCESSING, DONE, IGNORED, DEAD)
+
 
 class InboxEvent(db.Model):
     """One delivery from Shopify or an external POS; workers claim rows and process them at least once."""
@@ -19,6 +27,8 @@ class InboxEvent(db.Model):
         # The delivery id is the same across Shopify's retries: a duplicate delivery inserts nothing.
         UniqueConstraint("source", "shop_domain", "delivery_id"),
         Index("ix_inbox_events_claim", "status", "next_attempt_at"),
+        # customers/redact scrubs the stored bodies that name the customer.
+        Index("ix_inbox_events_subject", "shop_domain", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -31,12 +41,16 @@ class InboxEvent(db.Model):
     api_version: Mapped[str | None] = mapped_column(String(16))
     triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     payload: Mapped[str] = mapped_column(Text)  # the raw body as received (already HMAC-verified)
+    # What the body is about, read at record time so operators and redaction find rows without parsing.
+    resource_id: Mapped[str | None] = mapped_column(String(64))  # order id (refunds: theirs), customer id
+    customer_id: Mapped[str | None] = mapped_column(String(64))  # the Shopify customer the body names
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # pending -> processing -> done | ignored | dead (after too many tries; the reason is kept in last_error)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked_by: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # body wiped by customers/redact

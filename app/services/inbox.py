@@ -1,0 +1,222 @@
+"""The inbox's life cycle: record a delivery, claim due rows under a lease, complete, retry, dead-letter."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.models.inbox import DEAD, DONE, IGNORED, PENDING, PROCESSING, STATUSES, InboxEvent
+from app.models.types import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A verified delivery, ready to be stored."""
+
+    shop_domain: str
+    topic: str
+    delivery_id: str
+    payload: str
+    source: str = "shopify"
+    shop_id: int | None = None
+    event_id: str | None = None
+    api_version: str | None = None
+    triggered_at: datetime | None = None
+    resource_id: str | None = None
+    customer_id: str | None = None
+    status: str = PENDING  # IGNORED for topics we do not handle: kept for the record, never processed
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a failing row is retried before it is dead-lettered."""
+
+    max_attempts: int = 8
+    base_seconds: float = 5.0
+    cap_seconds: float = 3600.0
+
+    def delay(self, attempts: int) -> timedelta:
+        """Exponential backoff with 'equal jitter': half fixed, half random, so retries spread out."""
+        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(attempts - 1, 0))
+        return timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+def record(session: Session, delivery: Delivery) -> bool:
+    """INSERT the delivery unless (source, shop, delivery id) exists; True when a new row was written."""
+    values = {
+        "source": delivery.source,
+        "shop_domain": delivery.shop_domain,
+        "shop_id": delivery.shop_id,
+        "topic": delivery.topic,
+        "delivery_id": delivery.delivery_id,
+        "event_id": delivery.event_id,
+        "api_version": delivery.api_version,
+        "triggered_at": delivery.triggered_at,
+        "payload": delivery.payload,
+        "resource_id": delivery.resource_id,
+        "customer_id": delivery.customer_id,
+        "status": delivery.status,
+        "received_at": utcnow(),
+        "next_attempt_at": utcnow(),
+        "attempts": 0,
+    }
+    if delivery.status == IGNORED:
+        values["processed_at"] = utcnow()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # ON CONFLICT DO NOTHING: a duplicate costs no exception, no savepoint and no second row.
+    stmt = (
+        insert(InboxEvent)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["source", "shop_domain", "delivery_id"])
+        .returning(InboxEvent.id)
+    )
+    # RETURNING, not rowcount: drivers report -1 for an INSERT that returns rows.
+    return session.execute(stmt).scalar_one_or_none() is not None
+
+
+def _due(now: datetime):
+    """Rows a worker may take: pending and due, or processing under a lease that has run out."""
+    return or_(
+        and_(InboxEvent.status == PENDING, InboxEvent.next_attempt_at <= now),
+        and_(InboxEvent.status == PROCESSING, InboxEvent.lease_expires_at < now),
+    )
+
+
+def claim(session: Session, worker_id: str, *, limit: int, lease_seconds: float) -> list[int]:
+    """Lease up to `limit` due rows to this worker and commit; returns their ids, oldest first.
+
+    PostgreSQL: SKIP LOCKED lets any number of workers claim side by side without waiting on each other.
+    The UPDATE repeats the due condition, so a row another worker took in between is never taken twice.
+    """
+    now = utcnow()
+    candidates = (
+        select(InboxEvent.id)
+        .where(_due(now))
+        .order_by(InboxEvent.next_attempt_at, InboxEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(session.execute(candidates).scalars())
+    if not ids:
+        session.rollback()
+        return []
+    claimed = session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_(ids), _due(now))
+        .values(
+            status=PROCESSING,
+            locked_by=worker_id,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=InboxEvent.attempts + 1,
+        )
+        .returning(InboxEvent.id)
+        .execution_options(synchronize_session=False)
+    ).scalars()
+    result = sorted(claimed)
+    session.commit()
+    return result
+
+
+def complete(session: Session, row_id: int, worker_id: str, status: str = DONE) -> bool:
+    """Mark a row finished in the caller's transaction; False if the lease was lost (caller rolls back)."""
+    result = session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id == row_id, InboxEvent.locked_by == worker_id, InboxEvent.status == PROCESSING)
+        .values(status=status, processed_at=utcnow(), lease_expires_at=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def fail(
+    session: Session, row_id: int, worker_id: str, reason: str, policy: RetryPolicy, *, permanent: bool
+) -> str:
+    """After a failed try: pending again with backoff, or dead when permanent or out of tries; commits."""
+    row = session.execute(
+        select(InboxEvent.attempts).where(InboxEvent.id == row_id, InboxEvent.locked_by == worker_id)
+    ).scalar_one_or_none()
+    if row is None:
+        session.rollback()
+        return "lost"
+    attempts = row
+    dead = permanent or attempts >= policy.max_attempts
+    values: dict[str, object] = {"last_error": reason[:2000], "lease_expires_at": None, "locked_by": None}
+    if dead:
+        values.update(status=DEAD, processed_at=utcnow())
+    else:
+        values.update(status=PENDING, next_attempt_at=utcnow() + policy.delay(attempts))
+    session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id == row_id, InboxEvent.locked_by == worker_id, InboxEvent.status == PROCESSING)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return DEAD if dead else PENDING
+
+
+def release(session: Session, row_ids: list[int], worker_id: str) -> None:
+    """Give back rows claimed but not started (SIGTERM): pending again, attempt not counted."""
+    if not row_ids:
+        return
+    session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id.in_(row_ids), InboxEvent.locked_by == worker_id, InboxEvent.status == PROCESSING)
+        .values(
+            status=PENDING,
+            locked_by=None,
+            lease_expires_at=None,
+            attempts=InboxEvent.attempts - 1,
+            next_attempt_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+class ReplayRefused(ValueError):
+    """The row cannot be replayed (unknown, or its body was redacted)."""
+
+
+def replay(session: Session, row_id: int) -> InboxEvent:
+    """Queue a row again (dead-lettered, or done and worth re-checking); the ledger keeps it idempotent."""
+    row = session.get(InboxEvent, row_id)
+    if row is None:
+        raise ReplayRefused(f"no inbox row {row_id}")
+    if row.redacted_at is not None:
+        raise ReplayRefused(f"inbox row {row_id} was redacted; its body is gone")
+    row.status = PENDING
+    row.attempts = 0
+    row.next_attempt_at = utcnow()
+    row.lease_expires_at = None
+    row.locked_by = None
+    row.last_error = None
+    row.processed_at = None
+    session.commit()
+    return row
+
+
+def counts(session: Session) -> dict[str, int]:
+    """Rows per state (every state listed, zeros included)."""
+    found = dict(
+        session.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status)).tuples().all()
+    )
+    return {status: int(found.get(status, 0)) for status in STATUSES}
+
+
+def expired_leases(session: Session) -> int:
+    """Rows whose worker's lease ran out (a worker died): shown by `flask inbox`."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                InboxEvent.status == PROCESSING, InboxEvent.lease_expires_at < utcnow()
+            )
+        )
+        or 0
+    )
