@@ -204,9 +204,7 @@ def replay(session: Session, row_id: int) -> InboxEvent:
 
 def counts(session: Session) -> dict[str, int]:
     """Rows per state (every state listed, zeros included)."""
-    found = dict(
-        session.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status)).tuples().all()
-    )
+    found = dict(session.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status)).all())
     return {status: int(found.get(status, 0)) for status in STATUSES}
 
 
