@@ -40,6 +40,14 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     from app.webhooks.views import bp as webhooks_bp  # issue 10: POST /webhooks
 
     app.register_blueprint(webhooks_bp)
+    # issue 8 (store side): Smaregi webhooks, LINE webhooks, the app-proxy member card, store commands
+    from app.integrations.commands import bp as store_commands_bp
+    from app.integrations.line.views import bp as line_bp
+    from app.integrations.smaregi.views import bp as smaregi_bp
+    from app.proxy import bp as proxy_bp
+
+    for store_bp in (smaregi_bp, line_bp, proxy_bp, store_commands_bp):
+        app.register_blueprint(store_bp)
     from app.admin import bp as admin_bp  # issue 4: GET / (embedded app home; dashboard pages join it)
     from app.install import bp as install_bp  # issue 4: /auth, /auth/callback, /auth/patch-id-token
     from app.security import init_security

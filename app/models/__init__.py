@@ -2,6 +2,16 @@
 
 from app.models.compliance import DataExport
 from app.models.inbox import InboxEvent
+from app.models.integrations import (  # issue 8: Smaregi and LINE
+    CardLinkAttempt,
+    LineConnection,
+    LineLink,
+    LineMessage,
+    SmaregiConnection,
+    SmaregiCustomer,
+    SmaregiStore,
+    SmaregiTransaction,
+)
 from app.models.ledger import LedgerPosting, LedgerTransaction, PointHold, PointLot
 from app.models.member import CustomerTombstone, ExternalLink, IdentityReview, Member
 from app.models.purchase import Purchase, PurchaseRefund
@@ -19,6 +29,7 @@ from app.models.sync import (
 
 __all__ = [
     "BackfillJob",
+    "CardLinkAttempt",
     "CustomerTombstone",
     "DataExport",
     "ExternalLink",
@@ -27,6 +38,9 @@ __all__ = [
     "InboxEvent",
     "LedgerPosting",
     "LedgerTransaction",
+    "LineConnection",
+    "LineLink",
+    "LineMessage",
     "Member",
     "MemberSyncState",
     "OAuthState",
@@ -41,4 +55,8 @@ __all__ = [
     "ShopSegment",
     "ShopSyncStatus",
     "ShopToken",
+    "SmaregiConnection",
+    "SmaregiCustomer",
+    "SmaregiStore",
+    "SmaregiTransaction",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.integrations.smaregi.handlers import SMAREGI_HANDLERS
 from app.models.inbox import DONE, IGNORED, InboxEvent
 from app.models.shop import Shop
 from app.services import compliance
@@ -109,6 +110,9 @@ COMPLIANCE_HANDLERS: dict[str, Callable[[Session, Shop | None, InboxEvent, dict[
 }
 
 KNOWN_TOPICS = frozenset(HANDLERS) | COMPLIANCE_TOPICS
+
+# Smaregi rows (source "smaregi", topic = the Smaregi-Event header) go to the store side (issue 8).
+HANDLERS.update(SMAREGI_HANDLERS)
 
 
 def dispatch(session: Session, row: InboxEvent) -> str:

@@ -1,0 +1,1 @@
+"""Integrations with systems other than Shopify: Smaregi POS and LINE."""

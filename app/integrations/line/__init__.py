@@ -1,0 +1,1 @@
+"""LINE: linking a LINE user to a member, thank-you messages after store visits, opt-out."""

@@ -1,0 +1,55 @@
+"""Store-side jobs the worker loop runs between inbox batches: Smaregi reconciliation, LINE thank-yous."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.integrations.line.schedule import schedule_from_purchases
+from app.integrations.line.sender import send_due
+from app.integrations.smaregi.reconcile import reconcile_all
+from app.models.integrations import LineConnection, SmaregiConnection
+from app.models.shop import Shop
+from app.models.types import utcnow
+
+log = logging.getLogger(__name__)
+RECONCILE_EVERY = timedelta(minutes=15)
+
+
+def line_tick(now: datetime | None = None) -> Counter:
+    """Queue thank-yous for new store purchases of every LINE-connected shop, then send what is due."""
+    session = db.session
+    shops = session.scalars(
+        select(Shop).join(LineConnection, LineConnection.shop_id == Shop.id).where(Shop.status == "installed")
+    ).all()
+    for shop in shops:
+        schedule_from_purchases(session, shop, now)
+        session.commit()
+    return send_due(session, now)
+
+
+def smaregi_due(now: datetime | None = None) -> bool:
+    """Whether any connection's watermark is older than the reconciliation interval."""
+    now = now or utcnow()
+    stale = db.session.scalar(
+        select(SmaregiConnection.shop_id)
+        .where(
+            (SmaregiConnection.reconciled_until.is_(None))
+            | (SmaregiConnection.reconciled_until < now - RECONCILE_EVERY)
+        )
+        .limit(1)
+    )
+    return stale is not None
+
+
+def run_due() -> None:
+    """The worker's periodic hook for the store side (safe to call every few seconds)."""
+    sent = line_tick()
+    if sent:
+        log.info("LINE outbox: %s", dict(sent))
+    if smaregi_due():
+        log.info("smaregi reconcile: %s", reconcile_all(db.session))

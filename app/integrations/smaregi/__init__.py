@@ -1,0 +1,1 @@
+"""Smaregi POS: webhooks, transaction and member ingest, reconciliation, rank/points push-back."""

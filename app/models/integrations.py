@@ -1,0 +1,188 @@
+"""Store-side integrations: Smaregi connection, stores, transaction log; LINE links and message outbox."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utcnow
+
+_BIGINT = BigInteger().with_variant(Integer, "sqlite")
+
+
+class SmaregiConnection(db.Model):
+    """One shop's Smaregi contract: API credentials (secret encrypted), webhook secret, token cache."""
+
+    __tablename__ = "smaregi_connections"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    contract_id: Mapped[str] = mapped_column(String(64), unique=True)  # Smaregi-Contract-Id names the shop
+    environment: Mapped[str] = mapped_column(String(8), default="jp")  # jp (production) | dev (sandbox)
+    client_id: Mapped[str] = mapped_column(String(128))
+    client_secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # Smaregi sends a fixed header the merchant configures with the webhook URL; compared in constant time.
+    webhook_secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    access_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    push_enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # rank/points back to the register
+    # Reconciliation watermark: transactions updated up to here have been pulled.
+    reconciled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SmaregiStore(db.Model):
+    """A Smaregi store id and its name (the purchase history keeps the name; unknown ids are fetched)."""
+
+    __tablename__ = "smaregi_stores"
+    __table_args__ = (UniqueConstraint("shop_id", "store_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    store_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(String(255))
+    # mapped: name known; unmapped: Smaregi did not tell us yet (sales still credited, shown to staff).
+    status: Mapped[str] = mapped_column(String(16), default="mapped")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SmaregiTransaction(db.Model):
+    """The last state of each Smaregi transaction we fetched, and what became of it (visible, replayable)."""
+
+    __tablename__ = "smaregi_transactions"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "transaction_head_id"),
+        Index("ix_smaregi_transactions_customer", "shop_id", "customer_id"),
+        Index("ix_smaregi_transactions_status", "shop_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIGINT, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    transaction_head_id: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[str | None] = mapped_column(String(32))  # Smaregi customerId
+    store_id: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # sale | return | cancel | other
+    refers_to: Mapped[str | None] = mapped_column(String(32))  # the original of a return or a void
+    amount: Mapped[str] = mapped_column(String(24), default="0")  # Smaregi `total`, as sent
+    transacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    upd_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # Smaregi updDateTime: the version
+    # applied | waiting_original (a return before its sale) | no_customer (walk-in) | ignored | failed
+    status: Mapped[str] = mapped_column(String(24), default="applied")
+    detail: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SmaregiCustomer(db.Model):
+    """A Smaregi member as last seen, and what we last pushed to it (so the register shows our numbers)."""
+
+    __tablename__ = "smaregi_customers"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "customer_id"),
+        Index("ix_smaregi_customers_code", "shop_id", "customer_code"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIGINT, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(String(32))
+    customer_code: Mapped[str | None] = mapped_column(String(32))
+    shopify_customer_id: Mapped[str | None] = mapped_column(String(32), index=True)  # once linked
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    pushed_rank: Mapped[str | None] = mapped_column(String(32))
+    pushed_points: Mapped[int | None] = mapped_column(Integer)
+    push_due: Mapped[bool] = mapped_column(Boolean, default=False)
+    push_error: Mapped[str | None] = mapped_column(Text)
+    pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LineConnection(db.Model):
+    """One shop's LINE Official Account: channel token and secret (encrypted) and the thank-you settings."""
+
+    __tablename__ = "line_connections"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    channel_secret_enc: Mapped[bytes] = mapped_column(LargeBinary)  # verifies LINE webhook signatures
+    access_token_enc: Mapped[bytes] = mapped_column(LargeBinary)  # long-lived channel access token
+    bot_basic_id: Mapped[str | None] = mapped_column(String(64))  # "@abc1234", for the add-friend link
+    thank_you_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    send_at_local: Mapped[str] = mapped_column(String(5), default="20:00")  # HH:MM in the shop's time zone
+    messages: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"ja": "...", "en": "..."}
+    purchases_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # thank-you scan watermark
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LineLink(db.Model):
+    """A LINE user linked to a Shopify customer of one shop, and whether they opted out of messages."""
+
+    __tablename__ = "line_links"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "line_user_id"),
+        UniqueConstraint("shop_id", "shopify_customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    shopify_customer_id: Mapped[str] = mapped_column(String(32))
+    line_user_id: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8), default="ja")
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LineMessage(db.Model):
+    """The LINE outbox: one thank-you per member and visit day, sent at the shop's local hour, retried."""
+
+    __tablename__ = "line_messages"
+    __table_args__ = (
+        # Once per visit day: a second purchase that day finds this row and schedules nothing.
+        UniqueConstraint("shop_id", "shopify_customer_id", "kind", "visit_date"),
+        Index("ix_line_messages_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIGINT, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    shopify_customer_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16), default="thank_you")  # thank_you | link_confirm
+    visit_date: Mapped[date] = mapped_column(Date)  # the local date of the visit (or of the link)
+    source_ref: Mapped[str | None] = mapped_column(String(64))  # the purchase that caused it
+    store_name: Mapped[str | None] = mapped_column(String(255))
+    # scheduled -> sending -> sent | failed (retried until dead) | skipped (opted out / unlinked)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_key: Mapped[str] = mapped_column(String(36))  # X-Line-Retry-Key: a retry is never a second message
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CardLinkAttempt(db.Model):
+    """A failed paper-card link attempt (card number + phone did not match): caps guessing per customer."""
+
+    __tablename__ = "card_link_attempts"
+    __table_args__ = (
+        Index("ix_card_link_attempts_customer", "shop_id", "shopify_customer_id", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIGINT, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    shopify_customer_id: Mapped[str] = mapped_column(String(32))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,92 @@
+"""What the member card shows: number, rank, points (available, pending, expiring soon), store purchases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from app.domain.channels import STORE_CHANNELS
+from app.domain.history import local_date
+from app.models.member import Member
+from app.models.shop import Shop
+from app.services.ledger import member_lots
+from app.services.member_projection import points_expire_at
+from app.services.members import member_facts
+from app.services.shop_rules import load_rules
+
+EXPIRING_WINDOW = timedelta(days=30)
+PURCHASES_SHOWN = 20
+
+
+@dataclass(frozen=True, slots=True)
+class StorePurchase:
+    """One store purchase line on the card."""
+
+    day: str
+    store: str | None
+    amount: Decimal
+    points: int
+    refunded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CardView:
+    """Everything the card template renders."""
+
+    member_number: str
+    rank: str
+    points_available: int
+    points_pending: int
+    expiring_points: int
+    expiring_on: str | None
+    store_purchases: list[StorePurchase]
+
+
+def expiring(session: Session, shop: Shop, member: Member, now: datetime) -> tuple[int, datetime | None]:
+    """Points that expire within 30 days, and the earliest such date (0, None when none do)."""
+    lots = member_lots(session, member)
+    rules = load_rules(shop)
+    first = points_expire_at(member, lots, rules)
+    if first is None or first > now + EXPIRING_WINDOW:
+        return 0, None
+    if rules.points.expiry_mode == "per_lot":
+        horizon = timedelta(days=rules.points.expiry_days)
+        soon = sum(
+            lot.remaining
+            for lot in lots
+            if lot.expired_at is None
+            and lot.remaining > 0
+            and lot.earned_at + horizon <= now + EXPIRING_WINDOW
+        )
+        return min(soon, max(member.points_available, 0)), first
+    return max(member.points_available, 0), first  # last-activity expiry takes the whole balance at once
+
+
+def card_view(session: Session, shop: Shop, member: Member, now: datetime) -> CardView:
+    """Assemble the card for one member."""
+    tz = shop.timezone or "Asia/Tokyo"
+    points, expires_on = expiring(session, shop, member, now)
+    facts = [f for f in member_facts(session, member) if f.channel in STORE_CHANNELS]
+    facts.sort(key=lambda f: f.processed_at, reverse=True)
+    purchases = [
+        StorePurchase(
+            day=str(local_date(f.processed_at, tz)),
+            store=f.location_name,
+            amount=f.net,
+            points=f.points,
+            refunded=f.refunded > 0,
+        )
+        for f in facts[:PURCHASES_SHOWN]
+    ]
+    return CardView(
+        member_number=member.member_number,
+        rank=member.rank,
+        points_available=member.points_available,
+        points_pending=member.points_pending,
+        expiring_points=points,
+        expiring_on=str(local_date(expires_on, tz)) if expires_on else None,
+        store_purchases=purchases,
+    )

@@ -1,0 +1,110 @@
+"""GET /proxy/card (member card), POST /proxy/card/link (paper card), GET /proxy/line (LINE link)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, make_response, redirect, render_template, request
+from markupsafe import Markup
+
+from app.domain.identity import member_barcode_svg, member_qr_svg
+from app.extensions import db
+from app.integrations.line.tokens import issue
+from app.integrations.smaregi.cards import link_paper_card
+from app.models.integrations import LineConnection, LineLink
+from app.models.types import utcnow
+from app.proxy.card import card_view
+from app.proxy.text import TEXT, language
+from app.proxy.verify import ProxyContext, verified
+from app.services.identity import member_for_customer
+
+bp = Blueprint("proxy", __name__, url_prefix="/proxy")
+
+LINK_MESSAGES = {
+    "linked": "linked",
+    "pending": "link_pending",
+    "mismatch": "link_failed",
+    "limited": "link_limited",
+}
+
+
+def _private(response: Response) -> Response:
+    # One customer's card: never cached by Shopify's proxy, a CDN or the browser's shared cache.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _inline(svg: str) -> str:
+    """An SVG document as inline markup: the XML declaration and DOCTYPE do not belong inside HTML."""
+    return svg[svg.index("<svg") :]
+
+
+def _render(ctx: ProxyContext, notice: str | None = None, status: int = 200) -> Response:
+    lang = language()
+    text = TEXT[lang]
+    if ctx.customer_id is None:
+        body = render_template("proxy/login.html", t=text, lang=lang, login_url="/account/login")
+        return _private(make_response(body, 401))
+    member = member_for_customer(db.session, ctx.shop, ctx.customer_id)
+    if member is None:
+        abort(404)  # a redacted customer has no card
+    view = card_view(db.session, ctx.shop, member, utcnow())
+    line = db.session.get(LineConnection, ctx.shop.id)
+    linked = db.session.scalar(
+        db.select(LineLink).where(
+            LineLink.shop_id == ctx.shop.id, LineLink.shopify_customer_id == ctx.customer_id
+        )
+    )
+    body = render_template(
+        "proxy/card.html",
+        t=text,
+        lang=lang,
+        card=view,
+        shop_name=ctx.shop.name or ctx.shop.domain,
+        barcode=Markup(_inline(member_barcode_svg(view.member_number))),  # noqa: S704 - SVG we generated
+        qr=Markup(_inline(member_qr_svg(view.member_number))),  # noqa: S704 - SVG we generated
+        prefix=ctx.path_prefix,
+        notice=text[notice] if notice else None,
+        line_available=line is not None and bool(line.bot_basic_id),
+        line_linked=linked is not None and linked.opted_out_at is None,
+    )
+    db.session.commit()  # the member may have been created on first view
+    return _private(make_response(body, status))
+
+
+@bp.get("/card")
+def card():
+    """The member card of the logged-in customer (the shop and customer come from the signed query only)."""
+    return _render(verified())
+
+
+@bp.post("/card/link")
+def link_card():
+    """Paper-card linking: card number + phone checked against the store member record."""
+    ctx = verified()
+    if ctx.customer_id is None:
+        return _render(ctx)
+    outcome = link_paper_card(
+        db.session,
+        ctx.shop,
+        ctx.customer_id,
+        request.form.get("card_number", "")[:32],
+        request.form.get("phone", "")[:32],
+    )
+    db.session.commit()
+    return _render(ctx, LINK_MESSAGES[outcome], 200 if outcome in ("linked", "pending") else 422)
+
+
+@bp.get("/line")
+def line_link():
+    """Redirect to the shop's LINE account with a prefilled `LINK <token>` message naming this customer."""
+    ctx = verified()
+    if ctx.customer_id is None:
+        return _render(ctx)
+    line = db.session.get(LineConnection, ctx.shop.id)
+    if line is None or not line.bot_basic_id:
+        abort(404)
+    word = "LINK" if language() == "en" else "連携"
+    text = f"{word} {issue(ctx.shop.id, ctx.customer_id)}"
+    # line.me/R/oaMessage/{basic id}/?{text}: opens the chat with the message typed in (LINE URL scheme).
+    return _private(redirect(f"https://line.me/R/oaMessage/{quote(line.bot_basic_id)}/?{quote(text)}", 302))

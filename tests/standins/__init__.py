@@ -1,0 +1,1 @@
+"""HTTP-level stand-ins for the store-side APIs (Smaregi, LINE), reached through httpx transports."""
