@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 from dataclasses import dataclass
 
@@ -198,15 +200,26 @@ def format_phone(national: str, style: str) -> str:
 PHONE_STYLES = [("hyphen", 40), ("bare", 30), ("intl_spaced", 15), ("e164", 15)]
 
 
+class Weighted:
+    """A fixed table of (value, weight) pairs to draw from; built once, drawn from millions of times."""
+
+    def __init__(self, pairs: list[tuple[object, float]]) -> None:
+        self.values = [value for value, _ in pairs]
+        self.cumulative = list(itertools.accumulate(weight for _, weight in pairs))
+
+    def pick(self, rng: random.Random):
+        """One value, with probability proportional to its weight."""
+        return self.values[bisect.bisect_right(self.cumulative, rng.random() * self.cumulative[-1])]
+
+
 def weighted(rng: random.Random, pairs: list[tuple[object, float]]):
-    """Pick the first element of one (value, weight) pair."""
-    values, weights = zip(*pairs, strict=True)
-    return rng.choices(values, weights=weights)[0]
+    """Pick the first element of one (value, weight) pair (for tables built on the fly)."""
+    return Weighted(pairs).pick(rng)
 
 
 def email_for(rng: random.Random, given: str, last: str) -> str:
     """A plausible address for the name at a reserved example domain."""
-    domain = weighted(rng, EMAIL_DOMAINS)
+    domain = EMAIL_DOMAIN_TABLE.pick(rng)
     local = weighted(
         rng,
         [
@@ -217,3 +230,9 @@ def email_for(rng: random.Random, given: str, last: str) -> str:
         ],
     )
     return f"{local}@{domain}"
+
+
+EMAIL_DOMAIN_TABLE = Weighted(EMAIL_DOMAINS)
+SURNAME_TABLE = Weighted([(name, len(SURNAMES) - rank) for rank, name in enumerate(SURNAMES)])
+PHONE_STYLE_TABLE = Weighted(PHONE_STYLES)
+STORE_TABLE = Weighted([(store, store.weight) for store in STORES])

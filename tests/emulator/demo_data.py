@@ -6,6 +6,7 @@ import bisect
 import heapq
 import itertools
 import random
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -14,22 +15,26 @@ from functools import lru_cache
 from tests.emulator.demo_catalog import (
     FEMALE_NAMES,
     MALE_NAMES,
+    PHONE_STYLE_TABLE,
     PHONE_STYLES,
     PREFECTURES,
+    STORE_TABLE,
     STORES,
-    SURNAMES,
+    SURNAME_TABLE,
+    Weighted,
     email_for,
     format_phone,
     mobile_digits,
-    weighted,
 )
 from tests.emulator.demo_orders import JST, build_order, build_refunds, iso, money
 
 # A fixed end keeps runs reproducible; the demo server passes today instead.
 DEFAULT_END = datetime(2026, 11, 1, tzinfo=JST)
 CUSTOMER_ID_BASE = 7_100_000_000_000
+# Who buys where: store-only customers never order online and the reverse.
+CHANNEL_PROFILES = {"pos": frozenset({"store_only", "omni"}), "web": frozenset({"online_only", "omni"})}
 REFUND_ID_BASE = 9_100_000_000_000
-PROFILES = [("online_only", 40), ("store_only", 35), ("omni", 25)]
+PROFILE_TABLE = Weighted([("online_only", 40), ("store_only", 35), ("omni", 25)])
 
 
 @dataclass(frozen=True)
@@ -65,10 +70,10 @@ def _rng(spec: DemoSpec, *parts: object) -> random.Random:
     return random.Random(":".join(str(p) for p in (spec.seed, *parts)))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _person(spec: DemoSpec, index: int) -> dict:
     rng = _rng(spec, "customer", index)
-    last_kanji, last = weighted(rng, [(s, 60 - i) for i, s in enumerate(SURNAMES)])
+    last_kanji, last = SURNAME_TABLE.pick(rng)
     given_kanji, given = rng.choice(FEMALE_NAMES if rng.random() < 0.62 else MALE_NAMES)
     national = mobile_digits(rng)
     opened = spec.start - timedelta(days=400)
@@ -80,21 +85,21 @@ def _person(spec: DemoSpec, index: int) -> dict:
         "first_name": given_kanji,
         "romaji": (given, last),
         "national": national,
-        "phone_style": weighted(rng, PHONE_STYLES),
+        "phone_style": PHONE_STYLE_TABLE.pick(rng),
         "has_phone": rng.random() < 0.75,
         "email": email_for(rng, given, last) if rng.random() < 0.88 else None,
         "shouting_email": rng.random() < 0.05,
         "created": created,
         "address": {"province": prefecture, "city": city, "zip": zip_code},
-        "profile": weighted(rng, PROFILES),
-        "favorite_store": weighted(rng, [(s, s.weight) for s in STORES]),
+        "profile": PROFILE_TABLE.pick(rng),
+        "favorite_store": STORE_TABLE.pick(rng),
         # Heavy-tailed activity: a few loyal regulars, a long tail of one-time buyers, some never buy.
         "activity": 0.0 if rng.random() < 0.12 else min(20.0, rng.lognormvariate(0.0, 1.1)),
         "duplicate_of": _duplicate_source(spec, index, rng),
     }
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _resolved(spec: DemoSpec, index: int) -> dict:
     """The person behind customer `index`, with a duplicate's details copied from its original."""
     person = _person(spec, index)
@@ -183,28 +188,32 @@ def duplicate_pairs(spec: DemoSpec | None = None) -> list[tuple[int, int, str]]:
 
 # -- orders --------------------------------------------------------------------------------------------------
 class _CustomerPicker:
-    """Weighted choice of a buyer per channel, without keeping customer records in memory."""
+    """Weighted choice of a buyer per channel from compact arrays (no customer records kept in memory)."""
 
     def __init__(self, spec: DemoSpec) -> None:
-        self.spec = spec
-        self.pools: dict[str, tuple[list[int], list[float]]] = {}
-        for channel, profiles in (("pos", {"store_only", "omni"}), ("web", {"online_only", "omni"})):
-            members, cumulative, total = [], [], 0.0
-            for index in range(spec.customers):
-                person = _resolved(spec, index)
-                if person["profile"] in profiles and person["activity"] > 0:
-                    total += person["activity"]
-                    members.append(index)
-                    cumulative.append(total)
-            self.pools[channel] = (members, cumulative)
+        self.created = array("d")
+        self.pools: dict[str, tuple[array, array]] = {c: (array("l"), array("d")) for c in CHANNEL_PROFILES}
+        totals = dict.fromkeys(CHANNEL_PROFILES, 0.0)
+        for index in range(spec.customers):
+            person = _resolved(spec, index)
+            self.created.append(person["created"].timestamp())
+            if person["activity"] <= 0:
+                continue
+            for channel, profiles in CHANNEL_PROFILES.items():
+                if person["profile"] in profiles:
+                    totals[channel] += person["activity"]
+                    self.pools[channel][0].append(index)
+                    self.pools[channel][1].append(totals[channel])
 
     def pick(self, rng: random.Random, channel: str, when: datetime) -> int | None:
+        """A customer who already had an account at `when`, or None (a guest) after a few tries."""
         members, cumulative = self.pools[channel]
         if not members:
             return None
+        moment = when.timestamp()
         for _ in range(6):
             index = members[bisect.bisect_left(cumulative, rng.random() * cumulative[-1])]
-            if _resolved(self.spec, index)["created"] <= when:
+            if self.created[index] <= moment:
                 return index
         return None
 
@@ -244,11 +253,7 @@ def _order_records(spec: DemoSpec) -> Iterator[tuple[dict, list[dict]]]:
             if channel == "pos":
                 person = _resolved(spec, buyer) if buyer is not None else None
                 favourite = person["favorite_store"] if person else None
-                store = (
-                    favourite
-                    if favourite and rng.random() < 0.8
-                    else weighted(rng, [(s, s.weight) for s in STORES])
-                )
+                store = favourite if favourite and rng.random() < 0.8 else STORE_TABLE.pick(rng)
             order_number = next(number)
             customer = customer_at(spec, buyer) if buyer is not None else None
             order = build_order(spec, rng, order_number, when, store, customer)
