@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.domain.points import matures_at, order_points
 from app.domain.ranks import held_before
 from app.domain.settings import ShopRules
-from app.models.ledger import LedgerTransaction
+from app.models.ledger import LedgerTransaction, PointLot
 from app.models.member import Member
 from app.models.purchase import Purchase, PurchaseRefund
 from app.models.shop import Shop
@@ -37,11 +37,11 @@ def _has_earn(session: Session, purchase: Purchase) -> bool:
 
 def _post_delta(
     session: Session,
-    shop: Shop,
     rules: ShopRules,
     member: Member,
     purchase: Purchase,
     delta: int,
+    lots: list[PointLot],
     *,
     source: str,
     source_id: str,
@@ -49,41 +49,22 @@ def _post_delta(
     now: datetime,
     reason: str | None = None,
 ) -> None:
+    # Keys posted from here are new by construction (first earn checked, numbered revisions, new refunds).
+    common = {"source": source, "source_id": source_id, "kind": kind, "effective_at": now, "reason": reason}
     if delta > 0:
-        ledger.credit(
-            session,
-            member,
-            purchase,
-            delta,
-            source=source,
-            source_id=source_id,
-            kind=kind,
-            matures_at=matures_at(purchase.processed_at, rules.points),
-            effective_at=now,
-            reason=reason,
-        )
+        matures = matures_at(purchase.processed_at, rules.points)
+        ledger.credit(session, member, purchase, delta, matures_at=matures, lots=lots, fresh=True, **common)
     elif delta < 0:
-        ledger.debit_order(
-            session,
-            member,
-            purchase,
-            -delta,
-            rules.points,
-            source=source,
-            source_id=source_id,
-            kind=kind,
-            effective_at=now,
-            reason=reason,
-        )
+        ledger.debit_order(session, member, purchase, -delta, rules.points, lots=lots, fresh=True, **common)
 
 
 def _settle_change(
     session: Session,
-    shop: Shop,
     rules: ShopRules,
     member: Member,
     purchase: Purchase,
     delta: int,
+    lots: list[PointLot],
     now: datetime,
 ) -> None:
     """Post a change not caused by a new refund: the first earn, or a numbered adjustment."""
@@ -92,11 +73,11 @@ def _settle_change(
     if delta > 0 and purchase.points == 0 and not _has_earn(session, purchase):
         _post_delta(
             session,
-            shop,
             rules,
             member,
             purchase,
             delta,
+            lots,
             source=purchase.source,
             source_id=purchase.source_id,
             kind="earn",
@@ -104,19 +85,20 @@ def _settle_change(
         )
         return
     purchase.points_revision += 1
-    reason = "order cancelled" if purchase.cancelled else "order changed or rank before it re-evaluated"
     _post_delta(
         session,
-        shop,
         rules,
         member,
         purchase,
         delta,
+        lots,
         source=purchase.source,
         source_id=f"{purchase.source_id}#{purchase.points_revision}",
         kind="earn_adjust",
         now=now,
-        reason=reason,
+        reason="order cancelled"
+        if purchase.cancelled
+        else "order changed, or the rank before it re-evaluated",
     )
 
 
@@ -144,6 +126,7 @@ def recompute(
     refunds = refunds_by_purchase(session, purchases)
     facts = [to_fact(p, refunds.get(p.id, [])) for p in purchases]
     floor = rank_floor(member)
+    lots = ledger.member_lots(session, member)
     for purchase in purchases:
         if purchase.id not in subject_ids and (touched_from is None or purchase.processed_at <= touched_from):
             continue
@@ -156,17 +139,17 @@ def recompute(
         for k in range(len(fresh) + 1):
             fact = to_fact(purchase, refunds.get(purchase.id, []), exclude=frozenset(pending_ids[k:]))
             targets.append(order_points(fact.net, purchase.earn_rate, tier.multiplier))
-        _settle_change(session, shop, rules, member, purchase, targets[0] - purchase.points, now)
+        _settle_change(session, rules, member, purchase, targets[0] - purchase.points, lots, now)
         purchase.points = targets[0]
         for refund, (before, after) in zip(fresh, pairwise(targets), strict=True):
             if after != before:
                 _post_delta(
                     session,
-                    shop,
                     rules,
                     member,
                     purchase,
                     after - before,
+                    lots,
                     source=refund.source,
                     source_id=refund.source_id,
                     kind="refund_reversal",
@@ -181,8 +164,8 @@ def recompute(
     last_earning = max(earning) if earning else None
     changed = changed or last_earning != member.last_earning_at
     member.last_earning_at = last_earning
-    changed = ledger.mature_due(session, member, now) or changed
-    changed = ledger.expire_due(session, member, rules.points, now) or changed
+    changed = ledger.mature_due(session, member, now, lots) or changed
+    changed = ledger.expire_due(session, member, rules.points, now, lots) or changed
     changed = evaluate_member(session, shop, member, now, rules=rules, facts=facts) or changed
     if changed:
         touch(member, now)

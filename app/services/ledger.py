@@ -49,9 +49,14 @@ def post(
     effective_at: datetime,
     purchase_id: int | None = None,
     reason: str | None = None,
+    fresh: bool = False,
 ) -> LedgerTransaction | None:
-    """Record one balanced transaction and update the cached member balances; None if the key exists."""
-    if transaction_exists(session, shop_id, source, source_id, kind):
+    """Record one balanced transaction and update the cached member balances; None if the key exists.
+
+    `fresh`: the caller knows the key is new (made under the member lock), so the look-up is skipped; the
+    unique constraint still guards it.
+    """
+    if not fresh and transaction_exists(session, shop_id, source, source_id, kind):
         return None
     merged: dict[tuple[str, int | None], int] = defaultdict(int)
     for account, member_id, points in legs:
@@ -122,9 +127,13 @@ def credit(
     matures_at: datetime,
     effective_at: datetime,
     reason: str | None = None,
+    lots: list[PointLot] | None = None,
+    fresh: bool = False,
 ) -> None:
     """Add points for an order to its open lot (pending until it matures, else available)."""
-    lots = member_lots(session, member)
+    if not fresh and transaction_exists(session, member.shop_id, source, source_id, kind):
+        return
+    lots = member_lots(session, member) if lots is None else lots
     lot = next((x for x in lots if x.purchase_id == purchase.id and x.expired_at is None), None)
     if lot is None:
         # A lot re-opened after its first one expired ages from now, so it does not expire on creation.
@@ -158,6 +167,7 @@ def credit(
         legs=[("issued", None, -points), (account, member.id, points)],
         effective_at=effective_at,
         reason=reason,
+        fresh=True,
     )
     if account == "available":
         repay_debt(member, lots)
@@ -175,9 +185,13 @@ def debit_order(
     kind: str,
     effective_at: datetime,
     reason: str | None = None,
+    lots: list[PointLot] | None = None,
+    fresh: bool = False,
 ) -> None:
     """Take back an order's points: own lot, then available oldest first, then the shop's policy."""
-    lots = member_lots(session, member)
+    if not fresh and transaction_exists(session, member.shop_id, source, source_id, kind):
+        return
+    lots = member_lots(session, member) if lots is None else lots
     by_id = {lot.id: lot for lot in lots}
     own = [lot for lot in lots if lot.purchase_id == purchase.id]
     others = [lot for lot in lots if lot.purchase_id != purchase.id]
@@ -224,12 +238,13 @@ def debit_order(
         legs=legs,
         effective_at=effective_at,
         reason=reason,
+        fresh=True,
     )
 
 
-def mature_due(session: Session, member: Member, now: datetime) -> bool:
+def mature_due(session: Session, member: Member, now: datetime, lots: list[PointLot] | None = None) -> bool:
     """Move pending points whose return window has closed to available (once per lot)."""
-    lots = member_lots(session, member)
+    lots = member_lots(session, member) if lots is None else lots
     changed = False
     for lot in lots:
         if lot.matured_at is not None or lot.matures_at > now:
@@ -249,6 +264,7 @@ def mature_due(session: Session, member: Member, now: datetime) -> bool:
                 purchase_id=lot.purchase_id,
                 legs=[("pending", member.id, -points), ("available", member.id, points)],
                 effective_at=lot.matures_at,
+                fresh=True,  # a lot matures once: matured_at is set above, under the member lock
             )
         changed = True
     if changed:
@@ -256,9 +272,11 @@ def mature_due(session: Session, member: Member, now: datetime) -> bool:
     return changed
 
 
-def expire_due(session: Session, member: Member, rules: PointRules, now: datetime) -> bool:
+def expire_due(
+    session: Session, member: Member, rules: PointRules, now: datetime, lots: list[PointLot] | None = None
+) -> bool:
     """Expire lots that are due, oldest first; each lot expires once (its expired_at is never cleared)."""
-    lots = member_lots(session, member)
+    lots = member_lots(session, member) if lots is None else lots
     due = set(expiry_due([_view(lot) for lot in lots], rules, now, member.last_earning_at))
     for lot in lots:
         if lot.id not in due:
@@ -278,6 +296,7 @@ def expire_due(session: Session, member: Member, rules: PointRules, now: datetim
                 purchase_id=lot.purchase_id,
                 legs=[("available", member.id, -points), ("expired", None, points)],
                 effective_at=now,
+                fresh=True,  # a lot expires once: expired_at is set above, under the member lock
             )
     return bool(due)
 

@@ -23,6 +23,8 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
+from app import create_app
+from app.config import load_settings
 from app.domain.events import CustomerMergeEvent, CustomerRef, PurchaseEvent, RefundEvent
 from app.domain.history import PurchaseFact, RefundFact
 from app.domain.points import order_points
@@ -37,6 +39,8 @@ from app.services.members import active_member, by_shopify_id, member_facts, ran
 from app.services.purchases import apply_purchase, apply_refund
 from app.services.shop_rules import load_rules, save_rules
 from app.services.upkeep import refresh_shop
+from tests.conftest import TEST_ENV
+from tests.db import backend
 
 CUSTOMERS = ("c1", "c2", "c3")
 START = datetime(2026, 1, 10, 1, 0, tzinfo=UTC)
@@ -411,8 +415,23 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert stored.points == expected, (order.order_id, stored.points, expected)
 
 
-def test_ledger_state_machine(app):
-    LedgerMachine.flask_app = app
+@pytest.fixture(scope="module")
+def machine_app(app):
+    """PostgreSQL runs use the suite's database; SQLite runs an in-memory one (the machine is write-heavy)."""
+    if backend() == "postgres":
+        yield app
+        return
+    env = dict(TEST_ENV, DATABASE_URL="sqlite://")
+    memory_app = create_app(load_settings(env), overrides={"TESTING": True})
+    with memory_app.app_context():
+        db.create_all()
+    yield memory_app
+    with memory_app.app_context():
+        db.engine.dispose()
+
+
+def test_ledger_state_machine(machine_app):
+    LedgerMachine.flask_app = machine_app
     run_state_machine_as_test(LedgerMachine, settings=settings(stateful_step_count=50))
 
 
