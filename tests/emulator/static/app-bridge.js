@@ -10,12 +10,13 @@
 
   var PREFIX = "emulator:";
   var AUTH_PARAMS = ["embedded", "hmac", "host", "id_token", "locale", "session", "shop", "timestamp"];
+  // The api key comes from <meta name="shopify-api-key"> or, on shopifyapp's bounce pages, data-api-key.
+  var script = document.currentScript;
   var meta = document.querySelector('meta[name="shopify-api-key"]');
-  var apiKey = meta ? meta.getAttribute("content") : null;
+  var apiKey = (meta && meta.getAttribute("content")) || (script && script.getAttribute("data-api-key"));
   if (!apiKey) console.error('[App Bridge stand-in] <meta name="shopify-api-key"> is missing');
 
   // The admin page and this script share the emulator's origin: answer only to it.
-  var script = document.currentScript;
   var adminOrigin = script ? new URL(script.src, location.href).origin : null;
   var params = new URLSearchParams(location.search);
   var saved = JSON.parse(sessionStorage.getItem(PREFIX + "config") || "{}");
@@ -102,6 +103,28 @@
         });
       });
     });
+  };
+
+  // -- navigation: the patch-id-token bounce and window.open(url, "_top") -------------------------------
+  var reload = params.get("shopify-reload");
+  if (reload) {
+    // shopifyapp's patch page: come back to the app URL with a fresh id_token (same origin only).
+    var target = new URL(reload, location.href);
+    if (target.origin === location.origin) {
+      idToken({ force: true }).then(function (token) {
+        target.searchParams.set("id_token", token);
+        location.replace(target.toString());
+      });
+    }
+  }
+
+  var originalOpen = window.open.bind(window);
+  window.open = function (url, target, features) {
+    if (target === "_top" || target === "_parent") {
+      post("navigate", { url: new URL(url, location.href).toString() });
+      return null;
+    }
+    return originalOpen(url, target, features);
   };
 
   // -- title and location sync -----------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 import threading
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import pytest
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, redirect, request
 from werkzeug.serving import make_server
 
 from tests.emulator.id_tokens import InvalidIdToken, verify_id_token
@@ -63,6 +64,29 @@ def servers() -> Iterator[tuple[str, str, list[str]]]:
             return jsonify(error=str(exc)), 401
         return jsonify(shop=claims["dest"].removeprefix("https://"), body=request.get_data(as_text=True))
 
+    @app.get("/bounce")
+    def bounce():
+        # What the app does with a stale id_token: send the iframe to shopifyapp's patch page.
+        return redirect("/patch?" + urlencode({"shop": SHOP, "shopify-reload": "/landed?page=7"}))
+
+    @app.get("/patch")
+    def patch():
+        return f'<script data-api-key="{KEY}" src="{emulator_origin}/app-bridge.js"></script><p>bouncing</p>'
+
+    @app.get("/landed")
+    def landed():
+        try:
+            verify_id_token(request.args.get("id_token", ""), api_key=KEY, api_secret=SECRET, shop=SHOP)
+        except InvalidIdToken as exc:
+            return f"<p id='result'>rejected: {exc}</p>"
+        return (
+            f'<meta name="shopify-api-key" content="{KEY}">'
+            f'<script src="{emulator_origin}/app-bridge.js"></script>'
+            f"<p id='result'>verified {request.args.get('page')}</p>"
+            "<button id='leave' onclick=\"window.open('https://admin.shopify.com/store/test-shop/apps/tsunagu/"
+            "members', '_top')\">leave</button>"
+        )
+
     yield app_origin, emulator_origin, seen
     app_server.shutdown()
     emulator_server.shutdown()
@@ -86,3 +110,19 @@ def test_embedded_app_gets_bearer_tokens_toasts_and_syncs_title_and_location(ser
 
     assert len(seen) == 2 and all(auth.startswith("Bearer ey") for auth in seen)
     assert seen[0] != seen[1]  # the retry asked the admin page for a fresh token
+
+
+def test_patch_id_token_bounce_and_top_level_navigation(servers):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    _, emulator_origin, _ = servers
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{emulator_origin}/store/test-shop/apps/tsunagu/bounce")
+            frame = page.frame_locator("#app")
+            sync_api.expect(frame.locator("#result")).to_have_text("verified 7", timeout=10_000)
+            frame.locator("#leave").click()
+            page.wait_for_url("**/store/test-shop/apps/tsunagu/members")
+        finally:
+            browser.close()
