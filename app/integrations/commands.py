@@ -1,11 +1,13 @@
-"""Operator commands for the store side: `flask line-send`, `flask smaregi-reconcile`, `flask store-tick`."""
+"""Operator commands for the store side: connect Smaregi/LINE, send LINE, reconcile Smaregi, status."""
 
 from __future__ import annotations
 
 import click
 from flask import Blueprint
+from sqlalchemy import select
 
 from app.extensions import db
+from app.models.shop import Shop
 
 bp = Blueprint("store_commands", __name__, cli_group=None)
 
@@ -37,3 +39,87 @@ def store_tick() -> None:
 
     run_due()
     click.echo("done")
+
+
+def _shop(domain: str) -> Shop:
+    shop = db.session.scalar(select(Shop).where(Shop.domain == domain))
+    if shop is None:
+        raise click.ClickException(f"no shop {domain}")
+    return shop
+
+
+@bp.cli.command("smaregi-connect")
+@click.argument("shop_domain")
+@click.option("--contract-id", required=True)
+@click.option("--client-id", required=True)
+@click.option("--client-secret", envvar="SMAREGI_CLIENT_SECRET", prompt=True, hide_input=True)
+@click.option("--webhook-secret", envvar="SMAREGI_WEBHOOK_SECRET", prompt=True, hide_input=True)
+@click.option("--environment", type=click.Choice(["jp", "dev"]), default="jp", show_default=True)
+def smaregi_connect(
+    shop_domain: str,
+    contract_id: str,
+    client_id: str,
+    client_secret: str,
+    webhook_secret: str,
+    environment: str,
+) -> None:
+    """Store a shop's Smaregi contract (secrets from the environment or a hidden prompt, never argv)."""
+    from app.integrations.smaregi.connection import ConnectionError_, connect
+
+    try:
+        connect(
+            db.session,
+            _shop(shop_domain),
+            contract_id=contract_id,
+            client_id=client_id,
+            client_secret=client_secret,
+            webhook_secret=webhook_secret,
+            environment=environment,
+        )
+    except ConnectionError_ as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(
+        f"{shop_domain}: Smaregi contract {contract_id} connected; webhook header X-Tsunagu-Webhook-Secret"
+    )
+
+
+@bp.cli.command("line-connect")
+@click.argument("shop_domain")
+@click.option("--channel-secret", envvar="LINE_CHANNEL_SECRET", prompt=True, hide_input=True)
+@click.option("--access-token", envvar="LINE_CHANNEL_ACCESS_TOKEN", prompt=True, hide_input=True)
+@click.option("--basic-id", default=None, help="The account's basic id (@xxxx), for the add-friend link.")
+@click.option("--send-at", default="20:00", show_default=True, help="Local time for thank-you messages.")
+def line_connect(
+    shop_domain: str, channel_secret: str, access_token: str, basic_id: str | None, send_at: str
+) -> None:
+    """Store a shop's LINE channel; its webhook URL is /integrations/line/webhooks/<shop>."""
+    from app.integrations.line.links import connect_line
+
+    connect_line(
+        db.session,
+        _shop(shop_domain),
+        channel_secret=channel_secret,
+        access_token=access_token,
+        bot_basic_id=basic_id,
+        send_at_local=send_at,
+    )
+    db.session.commit()
+    click.echo(f"{shop_domain}: LINE connected; webhook URL path /integrations/line/webhooks/{shop_domain}")
+
+
+@bp.cli.command("store-status")
+@click.argument("shop_domain")
+def store_status(shop_domain: str) -> None:
+    """Smaregi receipts by state, unmapped stores, push failures, LINE outbox by state."""
+    from app.integrations.status import store_health
+
+    health = store_health(db.session, _shop(shop_domain))
+    click.echo(
+        f"smaregi connected: {health.smaregi_connected}  last error: {health.smaregi_last_error or '-'}"
+    )
+    click.echo(f"receipts: {health.transactions_by_status}  unmapped stores: {health.unmapped_stores or '-'}")
+    click.echo(f"push failures: {health.push_failures}")
+    click.echo(f"line connected: {health.line_connected}  outbox: {health.line_by_status}")
+    for message_id, reason in health.line_failures:
+        click.echo(f"  line message {message_id}: {reason}")

@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from app.domain.events import CustomerRef, PurchaseEvent
 from app.models.member import Member
 from app.services.identity import member_for_customer
+from app.services.purchases import apply_purchase
 from tests.integration.store.conftest import CONTRACT, proxy_query
 from tests.integration.store.helpers import deliver, store_member, work
 from tests.unit.store.code128 import decode_code128_svg
@@ -126,3 +130,27 @@ def test_paper_card_guessing_is_capped(client, session, shop, connected, smaregi
     )
     assert capped.status_code == 422
     assert "試行回数が多すぎます" in capped.get_data(as_text=True)
+
+
+def test_points_about_to_expire_are_announced(client, session, shop):
+    earned = datetime.now(UTC) - timedelta(days=355)  # expires 365 days after the last earning: in 10 days
+    apply_purchase(
+        session,
+        shop,
+        PurchaseEvent(
+            source="shopify",
+            source_id="9001",
+            shop_domain=SHOP,
+            customer_ref=CustomerRef(shopify_customer_id="7001"),
+            currency="JPY",
+            gross_amount=Decimal("20000"),
+            processed_at=earned,
+            source_updated_at=earned,
+            source_name="web",
+        ),
+    )
+    html = card(client, "7001", extra={"lang": "en"}).get_data(as_text=True)
+    assert '<b class="points-available">200 pt</b>' in html
+    expires = (earned + timedelta(days=365)).astimezone(ZoneInfo("Asia/Tokyo")).date()
+    assert f"200 points expire on {expires}" in html
+    assert "No store purchases yet" in html  # an online order is not a store purchase
