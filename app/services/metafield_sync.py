@@ -76,38 +76,22 @@ def diff(projection: Projection, values: dict[str, str], digests: dict[str, str]
     return change
 
 
-def pack(changes: Iterable[MemberChange], limit: int = MAX_PER_CALL) -> list[list[MemberChange]]:
-    """Group members' writes into calls of at most `limit` metafields, never splitting a member."""
-    batches: list[list[MemberChange]] = []
-    current: list[MemberChange] = []
-    size = 0
-    for change in changes:
-        n = len(change.sets)
-        if n == 0:
-            continue
-        if n > limit:
-            raise ValueError(f"member {change.member_id} has {n} metafields to write, more than {limit}")
-        if size + n > limit:
-            batches.append(current)
-            current, size = [], 0
-        current.append(change)
-        size += n
-    if current:
-        batches.append(current)
-    return batches
+def pack(changes: Iterable[MemberChange], limit: int = MAX_PER_CALL) -> list[list[tuple[MemberChange, dict]]]:
+    """Cut all members' writes into calls of at most `limit` metafields, filling every call.
+
+    A member's writes may span two calls: each key is confirmed on its own, and the member's version is
+    confirmed only once all of its keys are.
+    """
+    items = [(change, item) for change in changes for item in change.sets]
+    return [items[start : start + limit] for start in range(0, len(items), limit)]
 
 
-def send_sets(client: Any, pacer: CostPacer, batch: Sequence[MemberChange]) -> BatchResult:
+def send_sets(client: Any, pacer: CostPacer, batch: Sequence[tuple[MemberChange, dict]]) -> BatchResult:
     """One `metafieldsSet` for a batch; members Shopify refuses are set aside and the rest sent again."""
     result = BatchResult()
     pending = list(batch)
     while pending:
-        inputs: list[dict[str, Any]] = []
-        owners: list[MemberChange] = []
-        for change in pending:
-            for item in change.sets:
-                inputs.append(item)
-                owners.append(change)
+        inputs = [item for _, item in pending]
         result.calls += 1
         try:
             data = paced_execute(client, pacer, METAFIELDS_SET, {"metafields": inputs})
@@ -116,28 +100,25 @@ def send_sets(client: Any, pacer: CostPacer, batch: Sequence[MemberChange]) -> B
             bad: set[int] = set()
             for err in exc.user_errors:
                 index = err.get("elementIndex")
-                if index is None or not 0 <= int(index) < len(owners):
+                if index is None or not 0 <= int(index) < len(pending):
                     raise  # an error we cannot pin on a member: let the pass fail and retry later
-                member_id = owners[int(index)].member_id
+                member_id = pending[int(index)][0].member_id
                 bad.add(member_id)
                 if err.get("code") in ("STALE_OBJECT", "INVALID_COMPARE_DIGEST"):
                     result.stale.add(member_id)
                 else:
                     result.refused[member_id] = f"{err.get('code')}: {err.get('message')}"
-            pending = [c for c in pending if c.member_id not in bad]
+            pending = [(c, item) for c, item in pending if c.member_id not in bad]
             continue
         written = (data.get("metafieldsSet") or {}).get("metafields") or []
-        digest_by_owner_key = {
+        by_owner_key = {
             ((m.get("owner") or {}).get("id"), m["key"]): (m["value"], m.get("compareDigest"))
             for m in written
         }
-        for change in pending:
+        for change, item in pending:
             confirmed = result.confirmed.setdefault(change.member_id, {})
-            for item in change.sets:
-                value, digest = digest_by_owner_key.get(
-                    (change.projection.customer_gid, item["key"]), (item["value"], None)
-                )
-                confirmed[item["key"]] = (value, digest)
+            owner_key = (change.projection.customer_gid, item["key"])
+            confirmed[item["key"]] = by_owner_key.get(owner_key, (item["value"], None))
         pending = []
     return result
 

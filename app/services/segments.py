@@ -212,9 +212,11 @@ def app_counts(session: Session, shop: Shop, now: datetime | None = None) -> dic
                     counts[handle] += 1
 
 
-def compare_counts(session: Session, shop: Shop, client: Any, pacer: CostPacer) -> list[SegmentCount]:
+def compare_counts(
+    session: Session, shop: Shop, client: Any, pacer: CostPacer, now: datetime | None = None
+) -> list[SegmentCount]:
     """Shopify's member count of each created segment next to the app's; stores Shopify's on the row."""
-    expected = app_counts(session, shop)
+    expected = app_counts(session, shop, now)
     out = []
     for row in session.scalars(
         select(ShopSegment).where(ShopSegment.shop_id == shop.id).order_by(ShopSegment.id)

@@ -170,7 +170,10 @@ def _sync_round(
     session.commit()
 
     blocked: set[int] = set()
-    for batch in pack(changes):
+    for planned in pack(changes):
+        batch = [(c, item) for c, item in planned if c.member_id not in blocked]
+        if not batch:
+            continue
         result = send_sets(client, pacer, batch)
         report.set_calls += result.calls
         for member_id, confirmed in result.confirmed.items():

@@ -73,6 +73,7 @@ class SyncWorld:
         pos: bool = False,
         codes: tuple[str, ...] = (),
         order_id: str | None = None,
+        commit: bool = True,
     ) -> str:
         """An order applied through the member services, as the webhook worker would."""
         oid = order_id or str(next(self.ids) + 5_000_000)
@@ -93,7 +94,8 @@ class SyncWorld:
             discount_codes=codes,
         )
         apply_purchase(self.session, self.shop, event, now=now)
-        self.session.commit()
+        if commit:
+            self.session.commit()
         return oid
 
     def refund(self, order_id: str, amount: str) -> None:
@@ -140,3 +142,41 @@ def world(app, committed):
         yield SyncWorld(state=state, remote=remote, shop=shop, clock=clock, session=session)
     finally:
         app.config.pop("SHOPIFY_TRANSPORT", None)
+
+
+def assert_shopify_matches_db(world) -> int:
+    """Every active member's metafields and app tags in the emulator equal the DB projection (count)."""
+    from sqlalchemy import select
+
+    from app.models.member import Member
+    from app.services.member_projection import project
+
+    members = world.session.scalars(
+        select(Member).where(Member.shop_id == world.shop.id, Member.status == "active")
+    ).all()
+    projections = project(world.session, world.shop, members, world.clock.utc())
+    mismatches = []
+    for p in projections.values():
+        cid = int(p.customer_gid.rsplit("/", 1)[-1])
+        want = {k: v.value for k, v in p.metafields.items() if v.value is not None}
+        have = {k: v["value"] for k, v in world.remote.customer_metafields(cid).items()}
+        app_tags = sorted(t for t in world.remote.customer_tags(cid) if t.startswith("tsunagu:"))
+        if have != want or app_tags != sorted(p.tags):
+            mismatches.append(
+                (
+                    cid,
+                    {
+                        k: (have.get(k), want.get(k))
+                        for k in set(have) | set(want)
+                        if have.get(k) != want.get(k)
+                    },
+                    app_tags,
+                    sorted(p.tags),
+                )
+            )
+    assert mismatches == []
+    return len(projections)
+
+
+def metafields_set_sizes(world) -> list[int]:
+    return [sizes["metafields"] for name, sizes in world.remote.mutation_log if name == "metafieldsSet"]

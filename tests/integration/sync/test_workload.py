@@ -1,0 +1,117 @@
+"""Acceptance: after random orders, refunds and merges Shopify holds the DB projection, within budget."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from app.domain.events import CustomerMergeEvent
+from app.services.customers import apply_merge
+from app.services.sync import sync_shop
+from tests.integration.sync.conftest import assert_shopify_matches_db, metafields_set_sizes
+
+
+def sync(world, pacer=None):
+    return sync_shop(world.session, world.shop, world.client(), pacer or world.pacer(), now=world.clock.utc)
+
+
+def test_random_workload_of_orders_refunds_and_merges(world):
+    rng = random.Random(6)
+    customers = [world.customer() for _ in range(60)]
+    orders: list[tuple[str, int]] = []
+    pacer = world.pacer()
+    for step in range(400):
+        roll = rng.random()
+        if roll < 0.75 or not orders:
+            cid = rng.choice(customers)
+            amount = str(rng.choice([800, 3000, 12000, 25000, 48000]))
+            orders.append((world.buy(cid, amount, pos=rng.random() < 0.4), int(amount)))
+        elif roll < 0.93:
+            oid, amount = rng.choice(orders)
+            world.refund(oid, str(rng.randint(1, amount // 2)))
+        elif len(customers) > 10:
+            survivor, merged = rng.sample(customers, 2)
+            apply_merge(
+                world.session,
+                world.shop,
+                CustomerMergeEvent(str(survivor), (str(merged),), source_id=f"merge-{step}"),
+                now=world.clock.utc(),
+            )
+            world.session.commit()
+            world.remote.customers.pop(merged)  # Shopify deletes the merged customer
+            customers.remove(merged)
+        world.clock.sleep(rng.uniform(0, 3600))
+        if step % 50 == 49:
+            sync(world, pacer)  # the syncer runs while the workload goes on
+    sync(world, pacer)
+    assert assert_shopify_matches_db(world) >= 20
+    assert max(metafields_set_sizes(world)) <= 25
+    assert world.remote.throttled_count == 0
+
+
+def test_many_members_pack_into_full_calls(world):
+    customers = [world.customer() for _ in range(30)]
+    for cid in customers:
+        world.buy(cid, "5000")
+    report = sync(world)
+    sizes = metafields_set_sizes(world)
+    # 30 members x 14 metafields = 420 writes: 17 calls of at most 25 (full calls, members may span two).
+    assert max(sizes) <= 25 and sum(sizes) == 30 * 14 and report.set_calls == len(sizes) == 17
+    assert_shopify_matches_db(world)
+
+
+def test_coalesces_repeated_changes_of_one_member(world):
+    cid = world.customer()
+    for _ in range(10):
+        world.buy(cid, "1000")
+    report = sync(world)
+    assert report.set_calls == 1 and report.members == 1
+    assert_shopify_matches_db(world)
+
+
+@pytest.mark.slow
+def test_steady_20_orders_per_second_never_throttles(world):
+    rng = random.Random(20)
+    customers = [world.customer() for _ in range(200)]
+    in_store = {cid: rng.random() < 0.5 for cid in customers}  # where each member usually shops
+    pacer = world.pacer()
+    for cid in customers:  # members with a history, already in Shopify (as after the install backfill)
+        world.buy(cid, "3000", pos=in_store[cid], commit=False)
+    world.session.commit()
+    sync(world, pacer)
+    world.clock.sleep(600)
+    # Start low: whatever the syncer spends beyond the restore rate would run into THROTTLED at once.
+    world.remote.bucket.drain(world.remote.bucket.maximum - 600)
+    start = world.clock.now
+    seconds = 20
+    for second in range(seconds):
+        for _ in range(20):
+            cid = rng.choice(customers)
+            world.buy(cid, str(rng.choice([1500, 4000, 9000])), pos=in_store[cid], commit=False)
+        world.session.commit()
+        sync(world, pacer)
+        world.clock.now = max(world.clock.now, start + second + 1)
+    assert world.remote.throttled_count == 0
+    # The syncer keeps up with 20 orders/s on 100 points/s: little backlog when the orders stop.
+    assert world.clock.now - start < seconds + 5
+    assert_shopify_matches_db(world)
+
+
+def test_burst_after_someone_else_drained_the_bucket_recovers(world):
+    customers = [world.customer() for _ in range(150)]
+    for cid in customers:
+        world.buy(cid, "2500")
+    world.remote.bucket.drain()  # another process of the app spent the whole bucket a moment ago
+    pacer = world.pacer()
+    report = sync(world, pacer)
+    assert pacer.throttled >= 1 and world.remote.throttled_count == pacer.throttled
+    assert report.confirmed == 150
+    assert_shopify_matches_db(world)
+    later = world.remote.throttled_count
+    world.clock.sleep(timedelta(seconds=30).total_seconds())
+    for cid in customers[:50]:
+        world.buy(cid, "900")
+    sync(world, pacer)
+    assert world.remote.throttled_count == later  # back in steady state: no more THROTTLED
