@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
+from app.integrations.privacy import export_store_customer, redact_store_customer
 from app.models.compliance import DataExport
 from app.models.inbox import DONE, IGNORED, PENDING, PROCESSING, InboxEvent
 from app.models.shop import Shop
@@ -47,6 +48,7 @@ def data_request(session: Session, shop: Shop | None, row: InboxEvent, body: dic
         "shopify_customer_id": customer_id,
         "orders_requested": _order_ids(body, "orders_requested"),
         "member": export_customer(session, shop, customer_id) if shop is not None else None,
+        "store_side": export_store_customer(session, shop, customer_id) if shop is not None else None,
         # What our inbox holds naming this customer (bodies are Shopify's own order data; listed, not copied).
         "webhook_deliveries": _deliveries_naming(session, row.shop_domain, customer_id, row.id),
     }
@@ -73,6 +75,7 @@ def customer_redact(session: Session, shop: Shop | None, row: InboxEvent, body: 
     orders = _order_ids(body, "orders_to_redact")
     if shop is not None:
         redact_customer(session, shop, customer_id)
+        redact_store_customer(session, shop, customer_id)  # LINE link/outbox, Smaregi ids (issue 8)
     naming = (InboxEvent.customer_id == customer_id) | (
         InboxEvent.topic.startswith("orders/") & InboxEvent.resource_id.in_(orders)
     )
