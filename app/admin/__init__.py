@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import re
+from flask import Blueprint, current_app, has_request_context
 
-from flask import Blueprint, current_app, request
+from app.admin.nav import nav_context
+from app.i18n import current_locale, init_i18n
 
 bp = Blueprint("admin", __name__)
 
 POLARIS_URL = "https://cdn.shopify.com/shopifycloud/polaris.js"
-# The admin passes its locale on page loads (`ja`, `en-US`); anything else falls back to English.
-_LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 
 
-def admin_lang() -> str:
-    """The `lang` attribute for the page, from the admin's `locale` parameter."""
-    value = request.args.get("locale", "").strip().replace("_", "-")
-    return value if _LANG.fullmatch(value) else "en"
+@bp.record_once
+def _setup(state) -> None:
+    """Translations and formatters for every template once the blueprint is registered."""
+    init_i18n(state.app)
 
 
 @bp.app_context_processor
@@ -27,8 +26,17 @@ def layout_context() -> dict[str, object]:
         "shopify_api_key": settings.api_key,
         "app_bridge_url": settings.app_bridge_url,
         "polaris_url": current_app.config.get("POLARIS_URL", POLARIS_URL),
-        "html_lang": admin_lang() if request else "en",
+        "html_lang": current_locale() if has_request_context() else "en",
+        **(nav_context() if has_request_context() else {}),
     }
 
 
-from app.admin import views  # noqa: E402,F401  (registers the routes on bp)
+# Each module registers its routes on bp.
+from app.admin import (  # noqa: E402,F401
+    members,
+    reports,
+    rules,
+    segments,
+    sync,
+    views,
+)

@@ -1,6 +1,7 @@
 """Every model module, imported so the metadata (and Alembic) sees all tables."""
 
 from app.models.compliance import DataExport
+from app.models.dashboard import DashboardSummary, MonthEndClose
 from app.models.inbox import InboxEvent
 from app.models.integrations import (  # issue 8: Smaregi and LINE
     CardLinkAttempt,
@@ -31,6 +32,7 @@ __all__ = [
     "BackfillJob",
     "CardLinkAttempt",
     "CustomerTombstone",
+    "DashboardSummary",
     "DataExport",
     "ExternalLink",
     "FreshnessSample",
@@ -43,6 +45,7 @@ __all__ = [
     "LineMessage",
     "Member",
     "MemberSyncState",
+    "MonthEndClose",
     "OAuthState",
     "PointHold",
     "PointLot",

@@ -1,0 +1,70 @@
+"""Load the emulator's demo retailer into the app's database through the app's own ingest path.
+
+The same deterministic generator seeds the emulator (`python -m tests.emulator --seed-demo`), so the app and
+"Shopify" agree on customers and orders. Each customer and order goes through the webhook normaliser and the
+member services, as a webhook would, so the dashboard shows what production would compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import Flask
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Shop
+from app.services.customers import apply_customer
+from app.services.purchases import apply_purchase, apply_refund
+from app.webhooks.normalise import customer_from_rest, order_from_rest, refund_from_rest
+from tests.emulator.demo_data import DemoSpec, iter_customers, iter_events
+from tests.emulator.demo_orders import JST
+
+COMMIT_EVERY = 200
+
+
+def demo_spec(customers: int) -> DemoSpec:
+    """The spec the emulator's --seed-demo uses for `customers` customers (orders end today)."""
+    today = datetime.now(JST).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    spec = DemoSpec(end=today)
+    return spec.scaled(customers / spec.customers)
+
+
+@dataclass
+class Seeded:
+    """What went in."""
+
+    shop_id: int
+    customers: int
+    orders: int
+    refunds: int
+
+
+def seed(app: Flask, domain: str, spec: DemoSpec) -> Seeded:
+    """Create the shop row (the first page load's token exchange completes the install) and its history."""
+    with app.app_context():
+        db.create_all()
+        shop = db.session.scalar(select(Shop).where(Shop.domain == domain))
+        if shop is None:
+            shop = Shop(domain=domain, name="つなぐデモストア", status="installed", granted_scopes="")
+            db.session.add(shop)
+            db.session.commit()
+        customers = orders = refunds = 0
+        for body in iter_customers(spec):
+            apply_customer(db.session, shop, customer_from_rest(body, "create", domain))
+            customers += 1
+            if customers % COMMIT_EVERY == 0:
+                db.session.commit()
+        db.session.commit()
+        for n, (_, topic, body) in enumerate(iter_events(spec), start=1):
+            if topic == "orders/create":
+                apply_purchase(db.session, shop, order_from_rest(body, domain))
+                orders += 1
+            else:
+                apply_refund(db.session, shop, refund_from_rest(body, domain))
+                refunds += 1
+            if n % COMMIT_EVERY == 0:
+                db.session.commit()
+        db.session.commit()
+        return Seeded(shop.id, customers, orders, refunds)
