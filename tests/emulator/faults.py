@@ -166,8 +166,13 @@ def _requested_cost(body: bytes) -> int | None:
 
 def _read_body(environ: dict) -> bytes:
     """Read the request body and put it back so the wrapped app can read it too."""
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        body = environ["wsgi.input"].read(int(length))
+    elif environ.get("wsgi.input_terminated"):  # chunked upload through werkzeug's server
+        body = environ["wsgi.input"].read()
+    else:
+        body = b""
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
     return body
