@@ -35,6 +35,7 @@ class LineStandIn:
     def __init__(self, access_token: str = "line-channel-token") -> None:
         self.access_token = access_token
         self.pushed: list[Pushed] = []
+        self.push_requests = 0  # every authorised push request, accepted or not (duplicates show here)
         self.accepted_keys: set[str] = set()
         self.fail_next: list[int] = []  # statuses answered (and the request NOT accepted)
         self.lose_next_responses = 0  # accept the push, then answer 500 (the reply lost on the way back)
@@ -60,6 +61,7 @@ class LineStandIn:
             return _json({"message": "Method not allowed"}, 405)
         if request.headers.get("Authorization") != f"Bearer {self.access_token}":
             return _json({"message": "Authentication failed"}, 401)
+        self.push_requests += 1
         key = request.headers.get("X-Line-Retry-Key")
         if key is not None:
             try:
