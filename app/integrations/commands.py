@@ -33,11 +33,32 @@ def smaregi_reconcile() -> None:
 
 
 @bp.cli.command("store-tick")
-def store_tick() -> None:
-    """Everything the worker's store-side hook does, once (LINE outbox, Smaregi reconcile when due)."""
+@click.option("--every", type=float, default=None, help="Repeat every N seconds until SIGTERM (own process).")
+def store_tick(every: float | None) -> None:
+    """The worker's store-side hook (LINE outbox, Smaregi reconcile when due), once or as a loop."""
+    import signal
+    import time
+
     from app.integrations.periodic import run_due
 
-    run_due()
+    stopping = False
+
+    def stop(signum, frame):  # finish the current pass, then leave
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    while True:
+        try:
+            run_due()
+        except Exception as exc:  # one bad pass must not end the loop; the next one retries
+            db.session.rollback()
+            click.echo(f"store-tick failed: {type(exc).__name__}", err=True)
+            if every is None:
+                raise
+        if every is None or stopping:
+            break
+        time.sleep(every)
     click.echo("done")
 
 

@@ -89,3 +89,12 @@ def test_a_body_over_2_mb_is_refused(client, session, connected, smaregi):
     body = b'{"contractId": "' + b"x" * (2 * 1024 * 1024) + b'"}'
     assert client.post("/integrations/smaregi/webhooks", data=body, headers=headers).status_code == 413
     assert rows(session) == []
+
+
+def test_without_an_event_id_nothing_is_deduplicated(client, session, connected, smaregi):
+    headers, body = smaregi.webhook(CONTRACT, "pos:transactions", "edited", ["1001"])
+    headers[SECRET_HEADER] = WEBHOOK_SECRET
+    del headers["Smaregi-Event-Id"]
+    for _ in range(2):  # two edits of one receipt look identical: both must be processed
+        assert client.post("/integrations/smaregi/webhooks", data=body, headers=headers).status_code == 200
+    assert len(rows(session)) == 2
