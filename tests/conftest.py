@@ -6,8 +6,9 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from flask_sqlalchemy.session import Session as FlaskSession
 from hypothesis import HealthCheck, settings
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app import create_app
 from app.config import load_settings
@@ -67,13 +68,35 @@ def app(database_url):
         db.engine.dispose()
 
 
+def _explicit_sqlite_transactions(connection) -> None:
+    """pysqlite starts transactions late and its RELEASE SAVEPOINT commits: let SQLAlchemy emit BEGIN itself.
+
+    Without this the rolled-back `session` fixture commits for real on SQLite (SQLAlchemy docs, "Serializable
+    isolation / Savepoints / Transactional DDL" for pysqlite). Only this fixture's connection is switched.
+    """
+    connection.connection.driver_connection.isolation_level = None
+    event.listen(connection, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+
+
+class _ConnectionSession(FlaskSession):
+    """Flask-SQLAlchemy's get_bind() returns the engine and ignores `bind`: honour the test's connection."""
+
+    def get_bind(self, *args, **kwargs):
+        return self.bind if self.bind is not None else super().get_bind(*args, **kwargs)
+
+
 @pytest.fixture
 def session(app):
     """A session whose work is rolled back after the test, however much it commits."""
     with app.app_context():
         connection = db.engine.connect()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _explicit_sqlite_transactions(connection)
         outer = connection.begin()
-        scoped = db._make_scoped_session({"bind": connection, "join_transaction_mode": "create_savepoint"})
+        scoped = db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _ConnectionSession}
+        )
         saved, db.session = db.session, scoped
         try:
             yield scoped
@@ -81,6 +104,8 @@ def session(app):
             scoped.remove()
             db.session = saved
             outer.rollback()
+            if sqlite:  # the pooled DBAPI connection goes back to pysqlite's default behaviour
+                connection.connection.driver_connection.isolation_level = ""
             connection.close()
 
 

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, g, make_response, redirect, reques
 
 from app.extensions import db
 from app.install.oauth import OAuthRejected, consume_state, new_state, verify_query_hmac, verify_timestamp
-from app.services.installs import complete_install
+from app.services.installs import complete_install, refresh_shop_details
 from app.shopify.auth import PATCH_ID_TOKEN_PATH
 from app.shopify.http import shopify_http_client
 from app.shopify.sdk import request_input, settings, shopify_app
@@ -80,6 +80,8 @@ def callback():
     grant = _exchange_code(shop, params.get("code", ""))
     shop_row = complete_install(db.session, shop, grant)
     db.session.commit()
+    if refresh_shop_details(db.session, shop_row):
+        db.session.commit()
     log.info("shop %s installed through the authorization-code grant", shop_row.id)
     return redirect(_admin_app_url(shop, params.get("host", "")))
 
@@ -134,21 +136,31 @@ def _exchange_code(shop: str, code: str):
 def _admin_app_url(shop: str, host: str) -> str:
     """The embedded app inside the shop's admin, where token exchange takes over."""
     config = settings()
-    handle = shop.removesuffix(".myshopify.com")
+    store = shop.removesuffix(".myshopify.com")
+    handle = app_handle()
     if config.admin_origin:
-        return f"{config.admin_origin}/store/{handle}/apps/{config.api_key}"
+        return f"{config.admin_origin}/store/{store}/apps/{handle}"
     try:
         decoded = base64.b64decode(host + "=" * (-len(host) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError):
         decoded = ""
-    if decoded == f"admin.shopify.com/store/{handle}":
-        return f"https://{decoded}/apps/{config.api_key}"
-    return f"https://admin.shopify.com/store/{handle}/apps/{config.api_key}"
+    if decoded != f"admin.shopify.com/store/{store}":  # only ever redirect to the shop's own admin
+        decoded = f"admin.shopify.com/store/{store}"
+    return f"https://{decoded}/apps/{handle}"
 
 
 @cache
+def _app_toml() -> dict:
+    with APP_TOML.open("rb") as fh:
+        return tomllib.load(fh)
+
+
 def toml_scopes() -> tuple[str, ...]:
     """The scopes of shopify.app.toml (the managed-install list); the code grant asks for the same."""
-    with APP_TOML.open("rb") as fh:
-        raw = tomllib.load(fh).get("access_scopes", {}).get("scopes", "")
+    raw = _app_toml().get("access_scopes", {}).get("scopes", "")
     return tuple(sorted(s.strip() for s in raw.split(",") if s.strip()))
+
+
+def app_handle() -> str:
+    """The app's handle in admin URLs (`/store/{store}/apps/{handle}`)."""
+    return str(_app_toml().get("handle") or "tsunagu")

@@ -107,3 +107,32 @@ def missing_scopes_for(shop: Shop, feature: str) -> set[str]:
 def features_missing_scopes(shop: Shop) -> dict[str, set[str]]:
     """Every feature the shop cannot use yet, with the scopes it lacks (for the dashboard)."""
     return {name: missing for name in FEATURE_SCOPES if (missing := missing_scopes_for(shop, name))}
+
+
+def refresh_shop_details(session: Session, shop: Shop) -> bool:
+    """Copy name, currency, time zone and plan from Shopify; False (logged) if Shopify cannot say now."""
+    from app.shopify.client import AdminClient  # the client imports the token module, which imports us
+    from app.shopify.errors import ShopifyError
+
+    try:
+        data = AdminClient(shop, session=session).execute("shop_details")
+    except ShopifyError as exc:
+        log.warning("shop details for shop %s not read: %s", shop.id, type(exc).__name__)
+        return False
+    details = data.get("shop") or {}
+    plan = details.get("plan") or {}
+    shop.name = details.get("name") or shop.name
+    shop.currency = details.get("currencyCode") or shop.currency
+    shop.timezone = details.get("ianaTimezone") or shop.timezone
+    shop.plan = _plan_handle(plan)
+    session.flush()
+    return True
+
+
+def _plan_handle(plan: dict) -> str:
+    """The restore-rate tier (FACTS.md): Plus 1000/s, Advanced 200/s, everything else 100/s."""
+    if plan.get("shopifyPlus"):
+        return "plus"
+    if "advanced" in str(plan.get("publicDisplayName") or "").lower():
+        return "advanced"
+    return "standard"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 
 from shopify_app import IdTokenDetails, TokenExchangeAccessToken
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -36,7 +38,8 @@ log = logging.getLogger(__name__)
 
 # Refresh this long before expiry so a call started just before the deadline never carries a dead token.
 REFRESH_MARGIN = timedelta(minutes=5)
-MAX_CLAIM_ATTEMPTS = 5
+MAX_CLAIM_ATTEMPTS = 8
+CLAIM_BACKOFF = 0.02  # seconds, times the attempt number
 REFRESH_DEAD = {"invalid_grant", "refresh_token_expired", "invalid_client"}
 
 
@@ -123,7 +126,7 @@ def store_grant(session: Session, shop: Shop, grant: TokenGrant) -> ShopToken:
 
 def access_token_for(shop: Shop, *, rejected: str | None = None) -> str:
     """A live access token for the shop, refreshed first if it expires soon or Shopify just `rejected` it."""
-    for _ in range(MAX_CLAIM_ATTEMPTS):
+    for attempt in range(MAX_CLAIM_ATTEMPTS):
         with token_session() as session:
             row = session.get(ShopToken, shop.id)
             if row is None:
@@ -140,17 +143,28 @@ def access_token_for(shop: Shop, *, rejected: str | None = None) -> str:
             refresh = cipher.decrypt(row.refresh_token_enc, token_aad(shop.id, "refresh"))
             seen, refresh_expires_at = row.version, row.refresh_expires_at
             session.rollback()  # end the read: the claim below must be the transaction's first statement
-            claimed = session.execute(
-                update(ShopToken)
-                .where(ShopToken.shop_id == shop.id, ShopToken.version == seen)
-                .values(version=seen + 1)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            try:
+                claimed = session.execute(
+                    update(ShopToken)
+                    .where(ShopToken.shop_id == shop.id, ShopToken.version == seen)
+                    .values(version=seen + 1)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+            except OperationalError as exc:
+                if not _sqlite_busy(exc):
+                    raise
+                # SQLite refuses rather than waits while the refresher commits: same as losing the race.
+                claimed = 0
             if claimed != 1:
                 session.rollback()
+                time.sleep(CLAIM_BACKOFF * attempt)
                 continue  # another process refreshed while we waited on its lock: read its token
             return _refresh_claimed(session, shop, refresh, refresh_expires_at)
     raise ShopifyUnavailable("could not obtain the token refresh lock")
+
+
+def _sqlite_busy(exc: OperationalError) -> bool:
+    return "database is locked" in str(exc.orig)
 
 
 def _expires_soon(row: ShopToken) -> bool:
@@ -209,7 +223,7 @@ def exchange_id_token(
     shop_domain: str, id_token: IdTokenDetails | str, *, session: Session | None = None
 ) -> Shop:
     """Token exchange for an expiring offline token; installs (or reinstalls) the shop and commits."""
-    from app.services.installs import complete_install  # services import this module
+    from app.services.installs import complete_install, refresh_shop_details  # they import this module
 
     config = settings()
     details = id_token if isinstance(id_token, IdTokenDetails) else _verified_details(id_token)
@@ -233,6 +247,8 @@ def exchange_id_token(
     # Commit now: the pair is only useful if it survives, whatever the request does next.
     session.commit()
     log.info("token exchanged for shop %s", shop.id)
+    if refresh_shop_details(session, shop):
+        session.commit()
     return shop
 
 
