@@ -76,6 +76,9 @@ def _shop(domain: str) -> Shop:
 @click.option("--client-secret", envvar="SMAREGI_CLIENT_SECRET", prompt=True, hide_input=True)
 @click.option("--webhook-secret", envvar="SMAREGI_WEBHOOK_SECRET", prompt=True, hide_input=True)
 @click.option("--environment", type=click.Choice(["jp", "dev"]), default="jp", show_default=True)
+@click.option(
+    "--rank-code", "rank_codes", multiple=True, help="tier=SmaregiRankCode, e.g. silver=2 (repeat)."
+)
 def smaregi_connect(
     shop_domain: str,
     contract_id: str,
@@ -83,10 +86,14 @@ def smaregi_connect(
     client_secret: str,
     webhook_secret: str,
     environment: str,
+    rank_codes: tuple[str, ...],
 ) -> None:
     """Store a shop's Smaregi contract (secrets from the environment or a hidden prompt, never argv)."""
     from app.integrations.smaregi.connection import ConnectionError_, connect
 
+    pairs = [code.partition("=") for code in rank_codes]
+    if any(not tier or not sep or not value for tier, sep, value in pairs):
+        raise click.ClickException("--rank-code takes tier=code, e.g. silver=2")
     try:
         connect(
             db.session,
@@ -96,6 +103,7 @@ def smaregi_connect(
             client_secret=client_secret,
             webhook_secret=webhook_secret,
             environment=environment,
+            rank_codes={tier: value for tier, _, value in pairs} if pairs else None,
         )
     except ConnectionError_ as exc:
         raise click.ClickException(str(exc)) from exc

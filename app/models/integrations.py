@@ -41,6 +41,8 @@ class SmaregiConnection(db.Model):
     access_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     access_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     push_enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # rank/points back to the register
+    # Smaregi ranks are the merchant's own rank codes: our tier handle -> their code ({"silver": "2"}).
+    rank_codes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # Reconciliation watermark: transactions updated up to here have been pulled.
     reconciled_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)

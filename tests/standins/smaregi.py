@@ -46,6 +46,7 @@ class SmaregiStandIn:
 
     def __init__(self, token_lifetime: int = 3600) -> None:
         self.contracts: dict[str, Contract] = {}
+        self.rank_codes = {"1", "2", "3", "4"}  # the ranks the merchant defined in Smaregi
         self.tokens: dict[str, tuple[str, datetime]] = {}
         self.token_lifetime = token_lifetime
         self.token_requests = 0
@@ -315,6 +316,8 @@ class SmaregiStandIn:
             return _json(customer)
         if request.method == "PATCH" and len(rest) == 1:
             body = request.get_json()
+            if "rank" in body and body["rank"] not in self.rank_codes:
+                return _json({"title": "Bad Request", "detail": "rank is not a defined rank"}, 400)
             customer.update({k: v for k, v in body.items() if k in ("rank", "staffRank", "note")})
             customer["updDateTime"] = _fmt(self.now())
             return _json(customer)

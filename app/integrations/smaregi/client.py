@@ -146,7 +146,7 @@ class SmaregiClient:
         return self._json("GET", f"/stores/{store_id}", allow_404=True)
 
     def update_customer_rank(self, customer_id: str, rank: str) -> None:
-        """Set the member's rank label shown at the register (PATCH /customers/{id})."""
+        """Set the member's rank (one of the merchant's Smaregi rank codes) shown at the register."""
         self._json("PATCH", f"/customers/{customer_id}", json={"rank": rank})
 
     def set_customer_points(self, customer_id: str, points: int) -> None:

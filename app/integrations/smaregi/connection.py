@@ -29,6 +29,7 @@ def connect(
     client_secret: str,
     webhook_secret: str,
     environment: str = "jp",
+    rank_codes: dict[str, str] | None = None,
 ) -> SmaregiConnection:
     """Create or replace the shop's Smaregi connection (a new secret drops the cached token)."""
     if not CONTRACT_ID.match(contract_id):
@@ -41,6 +42,8 @@ def connect(
         raise ConnectionError_("client_id and client_secret are required")
     row = session.get(SmaregiConnection, shop.id) or SmaregiConnection(shop_id=shop.id)
     row.contract_id, row.client_id, row.environment = contract_id, client_id, environment
+    if rank_codes is not None:
+        row.rank_codes = {str(k): str(v) for k, v in rank_codes.items()}
     row.client_secret_enc = seal(shop.id, "smaregi_client_secret", client_secret)
     row.webhook_secret_enc = seal(shop.id, "smaregi_webhook_secret", webhook_secret)
     row.access_token_enc, row.access_expires_at = None, None

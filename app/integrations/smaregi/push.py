@@ -45,9 +45,11 @@ def push_due(session: Session, shop: Shop, client: SmaregiClient, limit: int = 1
         if member is None:
             row.push_due = False
             continue
-        rank, points = member.rank, max(member.points_available, 0)
+        # A tier without a Smaregi rank code keeps the register's rank as it is; points still go.
+        rank = (connection.rank_codes or {}).get(member.rank)
+        points = max(member.points_available, 0)
         try:
-            if rank != row.pushed_rank:
+            if rank is not None and rank != row.pushed_rank:
                 client.update_customer_rank(row.customer_id, rank)
                 row.pushed_rank = rank
             if points != row.pushed_points:

@@ -53,6 +53,7 @@ def connected(session, shop, smaregi):
         client_secret="client-secret",
         webhook_secret=WEBHOOK_SECRET,
         environment="dev",
+        rank_codes={"regular": "1", "silver": "2", "gold": "3", "platinum": "4"},
     )
 
 

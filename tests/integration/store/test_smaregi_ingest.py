@@ -140,14 +140,14 @@ def test_rank_and_points_are_pushed_back_to_the_register(client, session, shop, 
     head = smaregi.ring_sale(CONTRACT, "1", 30000, SALE_AT, member_id)
     deliver(client, smaregi, "pos:transactions", "created", [head])
     work(session)
-    assert smaregi.contracts[CONTRACT].customers[member_id]["rank"] == "silver"
+    assert smaregi.contracts[CONTRACT].customers[member_id]["rank"] == "2"  # the merchant's code for silver
     assert store_member(session, shop, "C0001").rank == "silver"
     back = smaregi.ring_return(CONTRACT, head, 10000, SALE_AT + timedelta(hours=1))
     deliver(client, smaregi, "pos:transactions", "created", [back])
     work(session)
-    assert smaregi.contracts[CONTRACT].customers[member_id]["rank"] == "regular"
+    assert smaregi.contracts[CONTRACT].customers[member_id]["rank"] == "1"
     row = session.scalar(select(SmaregiCustomer))
-    assert (row.pushed_rank, row.push_due, row.push_error) == ("regular", False, None)
+    assert (row.pushed_rank, row.push_due, row.push_error) == ("1", False, None)
 
 
 def test_a_failed_push_stays_due_and_visible_without_undoing_the_credit(
@@ -163,7 +163,7 @@ def test_a_failed_push_stays_due_and_visible_without_undoing_the_credit(
     assert points(session, shop) == 300
     smaregi.fail_methods = {}
     assert push_due(session, shop, SmaregiClient(connected)) == 1
-    assert smaregi.contracts[CONTRACT].customers[member_id]["rank"] == "silver"
+    assert smaregi.contracts[CONTRACT].customers[member_id]["rank"] == "2"
 
 
 def test_an_unknown_member_collects_points_as_a_store_member(client, session, shop, connected, smaregi):
@@ -232,3 +232,16 @@ def test_a_smaregi_outage_fails_the_row_for_a_retry_and_credits_nothing(
     assert session.scalar(select(Purchase.id)) is None
     work(session)
     assert points(session, shop) == 30
+
+
+def test_a_tier_without_a_smaregi_rank_code_leaves_the_register_rank_alone(
+    client, session, shop, connected, smaregi
+):
+    connected.rank_codes = {"regular": "1"}  # the merchant mapped only the lowest tier
+    member_id = customer(smaregi)
+    head = smaregi.ring_sale(CONTRACT, "1", 30000, SALE_AT, member_id)
+    deliver(client, smaregi, "pos:transactions", "created", [head])
+    work(session)
+    assert store_member(session, shop, "C0001").rank == "silver"
+    assert smaregi.contracts[CONTRACT].customers[member_id]["rank"] is None
+    assert session.scalar(select(SmaregiCustomer.push_error)) is None

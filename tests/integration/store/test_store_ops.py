@@ -30,6 +30,8 @@ def test_connect_commands_seal_the_secrets(app, session, shop):
             "cid",
             "--environment",
             "dev",
+            "--rank-code",
+            "silver=2",
         ],
         env={
             "SMAREGI_CLIENT_SECRET": "very-secret-client",
@@ -40,6 +42,7 @@ def test_connect_commands_seal_the_secrets(app, session, shop):
     assert "very-secret" not in result.output
     row = session.get(SmaregiConnection, shop.id)
     assert row.contract_id == "sb_x1" and b"very-secret-client" not in row.client_secret_enc
+    assert row.rank_codes == {"silver": "2"}
     result = runner.invoke(
         args=["line-connect", shop.domain, "--basic-id", "@shop", "--send-at", "19:30"],
         env={"LINE_CHANNEL_SECRET": "line-secret", "LINE_CHANNEL_ACCESS_TOKEN": "line-token"},
