@@ -1,10 +1,14 @@
-"""App home: who is installed, with which scopes, and what cannot run yet for lack of a scope."""
+"""App home: members, omni share, spend by channel mix, LTV by rank, points outstanding, sync health."""
 
 from __future__ import annotations
 
 from flask import g, jsonify, render_template
 
 from app.admin import bp
+from app.admin.charts import Series, hbar_chart, share_bar, stacked_columns
+from app.extensions import db
+from app.i18n import current_locale, format_int, format_money, format_month, t, translate_or
+from app.services import dashboard
 from app.services.installs import features_missing_scopes
 from app.shopify.auth import embedded_page, session_fetch
 
@@ -14,12 +18,64 @@ from app.shopify.auth import embedded_page, session_fetch
 def home():
     """The embedded app home (GET /)."""
     shop = g.shop
+    view = dashboard.home(db.session, shop)
     return render_template(
         "admin/home.html",
+        page_title=t("home.title"),
         shop=shop,
+        view=view,
+        charts=_charts(view),
         scopes=sorted(shop.scopes),
         missing=features_missing_scopes(shop),
     )
+
+
+def _charts(view: dashboard.HomeView) -> dict[str, object]:
+    """The home page's SVG charts, labelled in the user's language."""
+    from datetime import date
+
+    months = [format_month(date(int(m[:4]), int(m[5:]), 1)) for m in view.months]
+    short = [_short_month(m) for m in view.months]
+    spend = stacked_columns(
+        t("home.chart_spend_title"),
+        short,
+        [
+            Series(t("channel_group.online"), view.spend_by_channel["online"], "ts-fill-online"),
+            Series(t("channel_group.store"), view.spend_by_channel["store"], "ts-fill-store"),
+            Series(t("channel_group.other"), view.spend_by_channel["other"], "ts-fill-other"),
+        ],
+        value_label=view.currency,
+    )
+    mix = share_bar(
+        t("home.chart_mix_title"),
+        [
+            (t("mix.omni"), view.spend_by_mix["omni"], "ts-fill-omni"),
+            (t("mix.store_only"), view.spend_by_mix["store_only"], "ts-fill-store"),
+            (t("mix.online_only"), view.spend_by_mix["online_only"], "ts-fill-online"),
+        ],
+    )
+    ltv = hbar_chart(
+        t("home.chart_ltv_title"),
+        [(rank_label(r.handle), r.ltv, format_money(r.ltv, view.currency)) for r in view.ranks],
+    )
+    ranks = hbar_chart(
+        t("home.chart_ranks_title"),
+        [(rank_label(r.handle), r.members, format_int(r.members)) for r in view.ranks],
+    )
+    return {"spend": spend, "mix": mix, "ltv": ltv, "ranks": ranks, "month_labels": months}
+
+
+def rank_label(handle: str) -> str:
+    """A rank's display name: the translation of a default handle, else the merchant's own handle."""
+    return translate_or(f"rank.{handle}", handle)
+
+
+def _short_month(key: str) -> str:
+    """Axis label of a "YYYY-MM" month: 11月 / Nov."""
+    from datetime import date
+
+    month = date(int(key[:4]), int(key[5:]), 1)
+    return f"{month.month}月" if current_locale() == "ja" else f"{month:%b}"
 
 
 @bp.get("/api/shop")
