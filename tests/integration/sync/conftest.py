@@ -180,3 +180,17 @@ def assert_shopify_matches_db(world) -> int:
 
 def metafields_set_sizes(world) -> list[int]:
     return [sizes["metafields"] for name, sizes in world.remote.mutation_log if name == "metafieldsSet"]
+
+
+def issued_vs_earned(session) -> tuple[int, int]:
+    """(points the ledger issued, points the purchases earned): equal unless something credited twice."""
+    from sqlalchemy import func, select
+
+    from app.models.ledger import LedgerPosting
+    from app.models.purchase import Purchase
+
+    issued = -(
+        session.scalar(select(func.sum(LedgerPosting.points)).where(LedgerPosting.account == "issued")) or 0
+    )
+    earned = session.scalar(select(func.sum(Purchase.points))) or 0
+    return issued, earned

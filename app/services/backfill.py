@@ -1,0 +1,210 @@
+"""Install backfill: bulk-export customers and orders, stream the JSONL through the webhook path, resumably.
+
+https://shopify.dev/docs/api/usage/bulk-operations/queries: `bulkOperationRunQuery` starts an export, Shopify
+announces the end with `bulk_operations/finish` (recorded on the job by app/webhooks/bulk.py) and we also
+poll `bulkOperation(id)` in case that webhook is late. The result file is streamed line by line, never held
+whole. Each chunk of lines is applied and `lines_consumed` advanced in the same transaction, so a restart
+resumes after the last committed chunk; the purchase services are idempotent by order and `updated_at`, so
+webhooks for the same orders arriving meanwhile credit nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models.shop import Shop
+from app.models.sync import BackfillJob
+from app.models.types import utcnow
+from app.services.backfill_rows import customer_event, order_event
+from app.services.customers import apply_customer
+from app.services.pacing import CostPacer, paced_execute
+from app.services.purchases import apply_purchase
+from app.shopify.errors import ShopifyUserErrors
+from app.shopify.graphql import load_document
+from app.webhooks.normalise import NormaliseError
+
+log = logging.getLogger(__name__)
+
+KINDS = ("customers", "orders")  # customers first: members exist before their orders credit them
+CHUNK = 500  # lines applied per transaction
+DONE, FAILED = "done", "failed"
+OPEN_STATES = ("pending", "running", "downloading")
+
+
+def start(
+    session: Session, shop: Shop, client: Any, pacer: CostPacer, kinds: tuple[str, ...] = KINDS
+) -> list[BackfillJob]:
+    """Create the shop's backfill jobs (once per kind) and start their bulk operations. Commits."""
+    jobs = []
+    for kind in kinds:
+        job = session.scalar(
+            select(BackfillJob)
+            .where(BackfillJob.shop_id == shop.id, BackfillJob.kind == kind, BackfillJob.status != FAILED)
+            .order_by(BackfillJob.id.desc())
+        )
+        if job is None:
+            job = BackfillJob(shop_id=shop.id, kind=kind, status="pending", detail={})
+            session.add(job)
+            session.commit()
+        if job.status == "pending":
+            _run_query(session, job, client, pacer)
+        jobs.append(job)
+    return jobs
+
+
+def _run_query(session: Session, job: BackfillJob, client: Any, pacer: CostPacer) -> None:
+    """Ask Shopify for the export; a refusal (another export still running) leaves the job pending."""
+    try:
+        data = paced_execute(
+            client, pacer, "bulk_operation_run_query", {"query": load_document(f"bulk_{job.kind}")}
+        )
+    except ShopifyUserErrors as exc:
+        job.error = "; ".join(str(e.get("message")) for e in exc.user_errors)[:1000]
+        session.commit()
+        return
+    op = data["bulkOperationRunQuery"]["bulkOperation"]
+    job.bulk_operation_id, job.status, job.error = op["id"], "running", None
+    session.commit()
+
+
+def poll(session: Session, job: BackfillJob, client: Any, pacer: CostPacer) -> None:
+    """Check a running export; when Shopify completed it, note the result URL and the total. Commits."""
+    data = paced_execute(client, pacer, "bulk_operation", {"id": job.bulk_operation_id}, expected_cost=2)
+    op = data.get("bulkOperation") or {}
+    status = op.get("status")
+    if status == "COMPLETED":
+        job.result_url = op.get("url")
+        job.total = int(op.get("rootObjectCount") or 0)
+        job.status = "downloading" if job.result_url else DONE
+        if job.status == DONE:
+            job.finished_at = utcnow()
+    elif status in ("FAILED", "CANCELED", "EXPIRED"):
+        job.status, job.error = FAILED, f"bulk operation {status}: {op.get('errorCode')}"
+    session.commit()
+
+
+def consume(
+    session: Session,
+    shop: Shop,
+    job: BackfillJob,
+    http: httpx.Client,
+    *,
+    max_lines: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    now: Callable[[], datetime] = utcnow,
+) -> int:
+    """Stream the result file from `lines_consumed` on, applying each row; returns lines applied now.
+
+    `max_lines` stops early (tests, and operators running it in slices); the job stays resumable.
+    """
+    started, start_lines = clock(), job.lines_consumed
+    applied = roots = 0
+    last = job.lines_consumed
+    errors = int((job.detail or {}).get("errors", 0))
+    finished = False
+    with http.stream("GET", job.result_url) as response:
+        response.raise_for_status()
+        for number, raw in enumerate(response.iter_lines(), start=1):
+            if number <= job.lines_consumed:
+                continue  # applied before a restart
+            if max_lines is not None and applied >= max_lines:
+                break
+            last = number
+            if not raw.strip():
+                continue
+            row = json.loads(raw)
+            roots += "__parentId" not in row
+            try:
+                with session.begin_nested():
+                    _apply(session, shop, job.kind, row, now())
+            except NormaliseError as exc:  # one unusable row must not stop the backfill
+                errors += 1
+                log.warning("backfill %s line %s skipped: %s", job.id, number, exc)
+            applied += 1
+            if applied % CHUNK == 0:
+                _checkpoint(session, job, last, roots, errors, started, start_lines, clock)
+                roots = 0
+        else:
+            finished = True
+    if finished:
+        job.status, job.finished_at = DONE, now()
+    _checkpoint(session, job, last, roots, errors, started, start_lines, clock)
+    return applied
+
+
+def _apply(session: Session, shop: Shop, kind: str, row: dict[str, Any], now: datetime) -> None:
+    if kind == "orders":
+        apply_purchase(session, shop, order_event(row, shop.domain), now=now)
+    else:
+        apply_customer(session, shop, customer_event(row, shop.domain), now=now)
+
+
+def _checkpoint(
+    session: Session,
+    job: BackfillJob,
+    lines: int,
+    roots: int,
+    errors: int,
+    started: float,
+    start_lines: int,
+    clock: Callable[[], float],
+) -> None:
+    """Commit the applied rows together with the resume point and progress figures."""
+    job.lines_consumed = lines
+    job.done = (job.done or 0) + roots
+    elapsed = max(clock() - started, 1e-6)
+    rate = (lines - start_lines) / elapsed
+    remaining = max((job.total or 0) - job.done, 0)
+    job.detail = {
+        **(job.detail or {}),
+        "errors": errors,
+        "rate_per_s": round(rate, 1),
+        "eta_s": round(remaining / rate, 1) if rate > 0 and job.status != DONE else 0,
+    }
+    session.commit()
+
+
+def advance(
+    session: Session,
+    shop: Shop,
+    client: Any,
+    pacer: CostPacer,
+    http: httpx.Client,
+    *,
+    max_lines: int | None = None,
+) -> list[BackfillJob]:
+    """Move every open job of the shop one step: start, poll, or stream (customers before orders)."""
+    jobs = session.scalars(
+        select(BackfillJob).where(BackfillJob.shop_id == shop.id, BackfillJob.status.in_(OPEN_STATES))
+    ).all()
+    for job in sorted(jobs, key=lambda j: KINDS.index(j.kind) if j.kind in KINDS else len(KINDS)):
+        if job.status == "pending":
+            _run_query(session, job, client, pacer)
+        if job.status == "running":
+            poll(session, job, client, pacer)
+        if job.status == "downloading":
+            consume(session, shop, job, http, max_lines=max_lines)
+    return list(jobs)
+
+
+def progress(job: BackfillJob) -> dict[str, Any]:
+    """What the dashboard shows: done/total, rate, ETA, state."""
+    detail = job.detail or {}
+    return {
+        "kind": job.kind,
+        "status": job.status,
+        "done": job.done,
+        "total": job.total,
+        "rate_per_s": detail.get("rate_per_s"),
+        "eta_s": detail.get("eta_s"),
+        "errors": detail.get("errors", 0),
+    }
