@@ -58,8 +58,7 @@ def close():
         return invalid(form)
     try:
         month_end.close_month(db.session, g.shop, period, trigger="staff")
-    except month_end.ReportError as exc:
-        db.session.rollback()
+    except month_end.ReportError as exc:  # raised by the checks, before anything is written
         key = "reports.already_closed" if isinstance(exc, month_end.AlreadyClosed) else "reports.not_over"
         form.error("period", key)
         return invalid(form)

@@ -6,11 +6,18 @@ import itertools
 from datetime import datetime
 from decimal import Decimal
 
+from app.domain.identity import damm_check_digit
 from app.models.member import Member
 from app.models.purchase import Purchase, PurchaseRefund
 from app.models.shop import Shop
 
 _seq = itertools.count(1)
+
+
+def _number(n: int) -> str:
+    """A member number with a valid check digit (searches recognise only those)."""
+    body = f"{n:011d}"
+    return body + damm_check_digit(body)
 
 
 def member(session, shop: Shop, rank: str = "regular", **fields) -> Member:
@@ -19,7 +26,7 @@ def member(session, shop: Shop, rank: str = "regular", **fields) -> Member:
     row = Member(
         shop_id=shop.id,
         shopify_customer_id=fields.pop("shopify_customer_id", str(1000 + n)),
-        member_number=fields.pop("member_number", f"{n:012d}"),
+        member_number=fields.pop("member_number", _number(n)),
         rank=rank,
         **fields,
     )

@@ -1,0 +1,38 @@
+"""Scheduled dashboard work: the month-end close runs once per shop when a month ends in its time zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from app.models import MonthEndClose, Shop
+from app.services.dashboard_jobs import run_due
+from app.services.reports import close_due_months, due_period
+from tests.integration.admin.factories import member
+
+
+def test_the_previous_month_is_due_just_after_midnight_shop_time(shop):
+    # 2026-11-30 15:04 UTC is 2026-12-01 00:04 in Tokyo: five minutes of grace for late postings first.
+    assert due_period(shop, datetime(2026, 11, 30, 15, 4, tzinfo=UTC)).isoformat() == "2026-10-01"
+    assert due_period(shop, datetime(2026, 11, 30, 15, 6, tzinfo=UTC)).isoformat() == "2026-11-01"
+
+
+def test_each_shop_closes_once_and_uninstalled_shops_are_skipped(session, shop):
+    gone = Shop(domain="gone.myshopify.com", name="Gone", status="uninstalled")
+    session.add(gone)
+    member(session, shop, rank="silver")
+    session.flush()
+    at = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)
+    assert close_due_months(session, at) == 1
+    assert close_due_months(session, at) == 0
+    rows = session.scalars(select(MonthEndClose)).all()
+    assert [(r.shop_id, r.period, r.trigger) for r in rows] == [(shop.id, "2026-11", "schedule")]
+    # The snapshot evaluates the rank as of month end from history (no purchases: the lowest rank).
+    assert rows[0].data["ranks"] == {"regular": 1}
+
+
+def test_the_worker_hook_closes_months_and_refreshes_summaries(app, session, shop):
+    done = run_due(datetime(2026, 11, 30, 15, 30, tzinfo=UTC))
+    assert done == {"closed": 1, "summaries": 1}
+    assert run_due(datetime(2026, 11, 30, 15, 31, tzinfo=UTC)) == {"closed": 0, "summaries": 0}
