@@ -15,7 +15,6 @@ from graphql import (
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
-    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
     TypeInfo,
@@ -154,7 +153,7 @@ def validate(document: str) -> list[GraphQLError]:
 
 
 class _TouchedFields(Visitor):
-    """Collect (parent type, field, is_mutation_root) for every field selection in a document."""
+    """Collect (parent type, field) for every field selection in a document."""
 
     def __init__(self, type_info: TypeInfo) -> None:
         super().__init__()
@@ -225,8 +224,6 @@ def is_mutation(op: OperationDefinitionNode) -> bool:
 __all__ = [
     "API_VERSION",
     "SCHEMA",
-    "FieldNode",
-    "InlineFragmentNode",
     "ScopeRequirement",
     "field_requirements",
     "fragments_of",

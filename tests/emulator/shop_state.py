@@ -237,10 +237,18 @@ class ShopState:
         rec.setdefault("discount_codes", [])
         rec.setdefault("tags", "")
         self.orders[oid] = rec
+        self._count_discount_use(rec)
         cust = rec.get("customer") or None
         if cust and cust.get("id") is not None:
             self._orders_by_customer.setdefault(int(cust["id"]), []).append(oid)
         return rec
+
+    def _count_discount_use(self, order: dict) -> None:
+        """An order carrying a code created through discountCodeBasicCreate counts as one use of it."""
+        used = {str(d.get("code", "")).lower() for d in order.get("discount_codes") or []}
+        for disc in self.discounts.values():
+            if disc["code"].lower() in used:
+                disc["usage_count"] += 1
 
     def update_order(self, order_id: int, **changes: Any) -> dict:
         """Change an order's REST fields and bump `updated_at` (as every Shopify edit does)."""

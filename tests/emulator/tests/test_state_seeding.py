@@ -108,3 +108,7 @@ def test_discount_code_for_one_customer():
     again = h.data(create, {"d": d})["discountCodeBasicCreate"]
     assert again["userErrors"][0]["code"] == "TAKEN"
     assert h.shop.discounts[1]["customer_ids"] == [c["id"]]
+    h.shop.add_order(
+        {"customer": {"id": c["id"]}, "discount_codes": [{"code": "tsunagu-abc", "amount": "500"}]}
+    )
+    assert h.shop.discounts[1]["usage_count"] == 1
