@@ -14,16 +14,11 @@ from sqlalchemy.orm import Session
 
 from app.domain.points import LotView, draw_oldest_first, expiry_due
 from app.domain.settings import PointRules
-from app.models.ledger import LedgerPosting, LedgerTransaction, PointHold, PointLot
+from app.models.ledger import LedgerPosting, LedgerTransaction, PointLot
 from app.models.member import Member
 from app.models.purchase import Purchase
-from app.services.members import touch
 
 Leg = tuple[str, int | None, int]  # (account, member id or None for a shop account, points)
-
-
-class InsufficientPoints(Exception):
-    """A spend, hold or staff debit asked for more than the member has available."""
 
 
 def transaction_exists(session: Session, shop_id: int, source: str, source_id: str, kind: str) -> bool:
@@ -101,7 +96,8 @@ def member_lots(session: Session, member: Member) -> list[PointLot]:
     return list(session.scalars(stmt))
 
 
-def _view(lot: PointLot) -> LotView:
+def lot_view(lot: PointLot) -> LotView:
+    """What the domain's allocation functions see of a lot."""
     return LotView(lot.id, lot.earned_at, lot.pending, lot.remaining, lot.expired_at is not None)
 
 
@@ -110,7 +106,7 @@ def repay_debt(member: Member, lots: list[PointLot]) -> None:
     if member.points_debt <= 0:
         return
     by_id = {lot.id: lot for lot in lots}
-    for lot_id, take in draw_oldest_first([_view(lot) for lot in lots], member.points_debt):
+    for lot_id, take in draw_oldest_first([lot_view(lot) for lot in lots], member.points_debt):
         by_id[lot_id].remaining -= take
         member.points_debt -= take
 
@@ -200,7 +196,7 @@ def debit_order(
 
     def take(candidates: list[PointLot], field: str, account: str) -> None:
         nonlocal left
-        for lot_id, amount in draw_oldest_first([_view(x) for x in candidates], left, field):
+        for lot_id, amount in draw_oldest_first([lot_view(x) for x in candidates], left, field):
             setattr(by_id[lot_id], field, getattr(by_id[lot_id], field) - amount)
             taken[account] += amount
             left -= amount
@@ -277,7 +273,7 @@ def expire_due(
 ) -> bool:
     """Expire lots that are due, oldest first; each lot expires once (its expired_at is never cleared)."""
     lots = member_lots(session, member) if lots is None else lots
-    due = set(expiry_due([_view(lot) for lot in lots], rules, now, member.last_earning_at))
+    due = set(expiry_due([lot_view(lot) for lot in lots], rules, now, member.last_earning_at))
     for lot in lots:
         if lot.id not in due:
             continue
@@ -301,177 +297,15 @@ def expire_due(
     return bool(due)
 
 
-def _draw_available(session: Session, member: Member, points: int) -> list[tuple[int, int]]:
-    """Consume `points` of available lots oldest first (the caller has checked the balance)."""
-    if points <= 0:
-        raise ValueError("points must be positive")
-    if member.points_available < points:
-        raise InsufficientPoints(f"{points} asked, {member.points_available} available")
-    lots = member_lots(session, member)
-    by_id = {lot.id: lot for lot in lots}
-    drawn = draw_oldest_first([_view(lot) for lot in lots], points)
-    for lot_id, amount in drawn:
-        by_id[lot_id].remaining -= amount
-    return drawn
+# Spending, staff adjustments and holds live in app/services/point_spending.py; they stay reachable here
+# (`ledger.spend(...)`, `from app.services.ledger import InsufficientPoints`) through a lazy module attribute,
+# which avoids an import cycle whichever module is imported first.
+_SPENDING = frozenset({"InsufficientPoints", "adjust", "capture", "hold", "release", "spend"})
 
 
-def spend(
-    session: Session,
-    member: Member,
-    points: int,
-    *,
-    source: str,
-    source_id: str,
-    now: datetime,
-    reason: str | None = None,
-) -> bool:
-    """Redeem available points (oldest lots first); False if this spend was already recorded."""
-    if transaction_exists(session, member.shop_id, source, source_id, "spend"):
-        return False
-    _draw_available(session, member, points)
-    post(
-        session,
-        member.shop_id,
-        member,
-        source=source,
-        source_id=source_id,
-        kind="spend",
-        legs=[("available", member.id, -points), ("redeemed", None, points)],
-        effective_at=now,
-        reason=reason,
-    )
-    touch(member, now)
-    return True
+def __getattr__(name: str):
+    if name in _SPENDING:
+        from app.services import point_spending
 
-
-def adjust(
-    session: Session,
-    member: Member,
-    points: int,
-    *,
-    reason: str,
-    source_id: str,
-    now: datetime,
-    actor: str | None = None,
-) -> bool:
-    """A staff correction with a reason: + grants a new available lot, - takes from available oldest first."""
-    if not reason or not reason.strip():
-        raise ValueError("a staff adjustment needs a reason")
-    if points == 0 or transaction_exists(session, member.shop_id, "staff", source_id, "adjust"):
-        return False
-    text = f"{actor}: {reason}" if actor else reason
-    if points > 0:
-        lot = PointLot(
-            shop_id=member.shop_id,
-            member_id=member.id,
-            earned_at=now,
-            matures_at=now,
-            matured_at=now,
-            pending=0,
-            remaining=points,
-        )
-        session.add(lot)
-        session.flush()
-        legs: list[Leg] = [("adjustment", None, -points), ("available", member.id, points)]
-    else:
-        _draw_available(session, member, -points)
-        legs = [("available", member.id, points), ("adjustment", None, -points)]
-    post(
-        session,
-        member.shop_id,
-        member,
-        source="staff",
-        source_id=source_id,
-        kind="adjust",
-        legs=legs,
-        effective_at=now,
-        reason=text,
-    )
-    if points > 0:
-        repay_debt(member, member_lots(session, member))
-    touch(member, now)
-    return True
-
-
-def hold(session: Session, member: Member, points: int, *, key: str, now: datetime) -> PointHold:
-    """Reserve available points for a reward code (idempotent by key)."""
-    existing = session.scalar(
-        select(PointHold).where(PointHold.shop_id == member.shop_id, PointHold.key == key)
-    )
-    if existing is not None:
-        return existing
-    drawn = _draw_available(session, member, points)
-    row = PointHold(
-        shop_id=member.shop_id,
-        member_id=member.id,
-        key=key,
-        points=points,
-        status="held",
-        allocations=[[lot_id, n] for lot_id, n in drawn],
-    )
-    session.add(row)
-    post(
-        session,
-        member.shop_id,
-        member,
-        source="reward",
-        source_id=key,
-        kind="hold",
-        legs=[("available", member.id, -points), ("held", member.id, points)],
-        effective_at=now,
-    )
-    touch(member, now)
-    return row
-
-
-def capture(session: Session, member: Member, key: str, now: datetime) -> bool:
-    """The reward code was used: held points are redeemed."""
-    row = session.scalar(select(PointHold).where(PointHold.shop_id == member.shop_id, PointHold.key == key))
-    if row is None or row.status != "held":
-        return False
-    row.status, row.resolved_at = "captured", now
-    post(
-        session,
-        member.shop_id,
-        member,
-        source="reward",
-        source_id=key,
-        kind="capture",
-        legs=[("held", member.id, -row.points), ("redeemed", None, row.points)],
-        effective_at=now,
-    )
-    touch(member, now)
-    return True
-
-
-def release(session: Session, member: Member, key: str, now: datetime) -> bool:
-    """The reward code was not used: points go back to their lots (those of expired lots expire now)."""
-    row = session.scalar(select(PointHold).where(PointHold.shop_id == member.shop_id, PointHold.key == key))
-    if row is None or row.status != "held":
-        return False
-    row.status, row.resolved_at = "released", now
-    expired = 0
-    for lot_id, points in row.allocations:
-        lot = session.get(PointLot, lot_id)
-        if lot is None or lot.expired_at is not None:
-            expired += points
-            if lot is not None:
-                lot.points_expired += points
-        else:
-            lot.remaining += points
-    legs: list[Leg] = [("held", member.id, -row.points), ("available", member.id, row.points - expired)]
-    if expired:
-        legs.append(("expired", None, expired))
-    post(
-        session,
-        member.shop_id,
-        member,
-        source="reward",
-        source_id=key,
-        kind="release",
-        legs=legs,
-        effective_at=now,
-    )
-    repay_debt(member, member_lots(session, member))
-    touch(member, now)
-    return True
+        return getattr(point_spending, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
