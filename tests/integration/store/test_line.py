@@ -222,3 +222,30 @@ def test_retries_give_up_after_the_limit(client, session, shop, line_connected, 
         send_due(session, at)
         at = message.next_attempt_at if message.status == "scheduled" else at
     assert (message.status, message.attempts) == ("failed", MAX_ATTEMPTS)
+
+
+def test_an_english_link_message_sets_english(client, session, shop, line_connected, line_api):
+    assert line_post(client, [text_event(USER, "LINK " + issue(shop.id, "7001"))]).status_code == 200
+    assert session.scalar(select(LineLink.language)) == "en"
+    send_due(session)
+    assert line_api.texts_to(USER) == [
+        "Your LINE account is now linked to your member card. Send STOP to stop messages."
+    ]
+
+
+def test_relinking_moves_the_line_user_to_the_new_customer(client, session, shop, line_connected):
+    link(client, "7001")
+    link(client, "7002")
+    assert session.scalars(select(LineLink.shopify_customer_id)).all() == ["7002"]
+    assert member_for_customer(session, shop, "7001").line_linked is False
+    assert member_for_customer(session, shop, "7002").line_linked is True
+
+
+def test_without_a_line_account_the_card_offers_no_link(client, session, shop):
+    assert "line-link" not in client.get(f"/proxy/card?{proxy_query(SHOP, '7001')}").get_data(as_text=True)
+    assert client.get(f"/proxy/line?{proxy_query(SHOP, '7001')}").status_code == 404
+
+
+def test_the_line_link_needs_a_logged_in_customer(client, session, shop, line_connected):
+    response = client.get(f"/proxy/line?{proxy_query(SHOP, None)}")
+    assert response.status_code == 401 and "Location" not in response.headers
