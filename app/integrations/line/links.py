@@ -71,6 +71,7 @@ def link_user(
             shop_id=shop.id, shopify_customer_id=customer_id, line_user_id=line_user_id, linked_at=now
         )
         session.add(link)
+    link.linked_at = now  # a link token issued before this moment is spent (line/views.py)
     link.language = language if language in ("ja", "en") else "ja"
     link.opted_out_at = None
     _set_member_flag(session, shop, customer_id, True)

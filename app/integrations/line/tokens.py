@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -17,6 +18,7 @@ class LinkClaim:
 
     shop_id: int
     shopify_customer_id: str
+    issued_at: datetime
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -31,7 +33,9 @@ def issue(shop_id: int, shopify_customer_id: str) -> str:
 def redeem(token: str, max_age: int = MAX_AGE) -> LinkClaim | None:
     """The claim of a genuine, fresh token; None if forged, altered or expired."""
     try:
-        shop_id, customer_id = _serializer().loads(token.strip(), max_age=max_age)
+        (shop_id, customer_id), issued = _serializer().loads(
+            token.strip(), max_age=max_age, return_timestamp=True
+        )
     except (BadSignature, ValueError, TypeError):
         return None
-    return LinkClaim(int(shop_id), str(customer_id))
+    return LinkClaim(int(shop_id), str(customer_id), issued.astimezone(UTC))

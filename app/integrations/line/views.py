@@ -19,9 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.integrations.line.links import link_user, set_opt_out
-from app.integrations.line.tokens import redeem
+from app.integrations.line.tokens import LinkClaim, redeem
 from app.integrations.secrets import unseal
-from app.models.integrations import LineConnection
+from app.models.integrations import LineConnection, LineLink
 from app.models.shop import Shop
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,17 @@ def webhook(shop_domain: str):
     return jsonify(status="ok"), 200
 
 
+def _used(shop: Shop, claim: LinkClaim) -> bool:
+    """A token is good once: a link made for this customer after it was issued means it was redeemed."""
+    link = db.session.scalar(
+        select(LineLink).where(
+            LineLink.shop_id == shop.id, LineLink.shopify_customer_id == claim.shopify_customer_id
+        )
+    )
+    # Token times are whole seconds: a link in the same second as the issue counts as after it.
+    return link is not None and link.linked_at.replace(microsecond=0) >= claim.issued_at
+
+
 def _apply(shop: Shop, event: object) -> None:
     user_id = getattr(getattr(event, "source", None), "user_id", None)
     if not user_id:
@@ -72,6 +83,9 @@ def _apply(shop: Shop, event: object) -> None:
             claim = redeem(match.group(1))
             if claim is None or claim.shop_id != shop.id:
                 log.info("LINE link token refused for shop=%s (forged, expired or another shop)", shop.domain)
+                return
+            if _used(shop, claim):
+                log.info("LINE link token refused for shop=%s (already used)", shop.domain)
                 return
             language = "en" if text.upper().startswith("LINK") else "ja"
             link_user(db.session, shop, claim.shopify_customer_id, user_id, language)

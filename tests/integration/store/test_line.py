@@ -249,3 +249,11 @@ def test_without_a_line_account_the_card_offers_no_link(client, session, shop):
 def test_the_line_link_needs_a_logged_in_customer(client, session, shop, line_connected):
     response = client.get(f"/proxy/line?{proxy_query(SHOP, None)}")
     assert response.status_code == 401 and "Location" not in response.headers
+
+
+def test_a_link_token_works_once(client, session, shop, line_connected):
+    token = issue(shop.id, "7001")
+    line_post(client, [text_event(USER, "連携 " + token)])
+    other = "U" + "f" * 32
+    line_post(client, [text_event(other, "連携 " + token)])  # e.g. a screenshot of the message, replayed
+    assert session.scalars(select(LineLink.line_user_id)).all() == [USER]
