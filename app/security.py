@@ -35,6 +35,14 @@ def _secure(response: Response) -> Response:
     return response
 
 
+def _forget_identity() -> None:
+    # A request starts with no shop. Flask reuses an app context already pushed (tests, CLI), and with it
+    # `g`: a shop verified for an earlier request must never carry over to this one.
+    for name in ("shop", "session_token", "frame_shop"):
+        g.pop(name, None)
+
+
 def init_security(app: Flask) -> None:
-    """Register the headers hook."""
+    """Register the hooks: identity reset before each request, headers after it."""
+    app.before_request(_forget_identity)
     app.after_request(_secure)
