@@ -49,17 +49,25 @@ def reconcile_shop(
     return applied
 
 
-def reconcile_all(session: Session) -> dict[str, int]:
-    """Reconcile every installed shop with a Smaregi connection; one shop's failure does not stop the rest."""
+def reconcile_all(
+    session: Session, stale_before: datetime | None = None, now: datetime | None = None
+) -> dict[str, int]:
+    """Reconcile installed shops with a Smaregi connection (only those whose watermark is older than
+    `stale_before`, when given); one shop's failure does not stop the rest."""
     results: dict[str, int] = {}
-    shops = session.scalars(
+    query = (
         select(Shop)
         .join(SmaregiConnection, SmaregiConnection.shop_id == Shop.id)
         .where(Shop.status == "installed")
-    ).all()
+    )
+    if stale_before is not None:
+        query = query.where(
+            SmaregiConnection.reconciled_until.is_(None) | (SmaregiConnection.reconciled_until < stale_before)
+        )
+    shops = session.scalars(query).all()
     for shop in shops:
         try:
-            results[shop.domain] = reconcile_shop(session, shop)
+            results[shop.domain] = reconcile_shop(session, shop, now=now)
             session.commit()
         except Exception as exc:
             session.rollback()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.domain.events import CustomerEvent
 from app.integrations.line.links import link_user
-from app.integrations.periodic import line_tick
+from app.integrations.periodic import line_tick, run_due
 from app.integrations.status import store_health
 from app.models.integrations import LineConnection, LineMessage, SmaregiConnection
 from app.services.customers import apply_customer
@@ -115,3 +115,15 @@ def test_the_status_summary_shows_what_needs_attention(
     assert health.line_failures[0][1] == "LINE push answered 500"
     result = client.application.test_cli_runner().invoke(args=["store-status", shop.domain])
     assert "unmapped stores: ['7']" in result.output
+
+
+def test_the_worker_hook_reconciles_only_shops_that_are_due(session, shop, connected, smaregi):
+    now = datetime.now(UTC)
+    connected.reconciled_until = now - timedelta(minutes=1)
+    session.commit()
+    smaregi.requests.clear()
+    run_due(now)
+    assert smaregi.requests == []
+    run_due(now + timedelta(minutes=20))
+    assert ("GET", "/transactions") in smaregi.requests
+    assert connected.reconciled_until == now + timedelta(minutes=20)
