@@ -8,6 +8,7 @@ What could not be applied is kept in `smaregi_transactions` with a status staff 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -99,6 +100,9 @@ def apply_transaction(
     if row.upd_at is not None and row.status == "applied" and facts.updated_at < row.upd_at:
         return row  # an older snapshot than one already applied: the domain would ignore it too
     customer = _ensure_customer(session, shop, client, facts)
+    if customer is not None and customer.customer_code and not facts.customer_code:
+        # Some receipts carry only customerId: the member record we fetched has the code.
+        facts = replace(facts, customer_code=customer.customer_code)
     name = store_name(session, shop, client, facts.store_id)
     status, detail = "applied", None
     if facts.kind in ("sale", "void") and not facts.customer_code:

@@ -245,3 +245,11 @@ def test_a_tier_without_a_smaregi_rank_code_leaves_the_register_rank_alone(
     assert store_member(session, shop, "C0001").rank == "silver"
     assert smaregi.contracts[CONTRACT].customers[member_id]["rank"] is None
     assert session.scalar(select(SmaregiCustomer.push_error)) is None
+
+
+def test_a_receipt_with_only_the_customer_id_is_still_credited(client, session, shop, connected, smaregi):
+    head = smaregi.ring_sale(CONTRACT, "1", 6000, SALE_AT, customer(smaregi))
+    smaregi.contracts[CONTRACT].transactions[head]["customerCode"] = None
+    deliver(client, smaregi, "pos:transactions", "created", [head])
+    work(session)
+    assert points(session, shop) == 60
