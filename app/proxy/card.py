@@ -28,6 +28,7 @@ class StorePurchase:
     day: str
     store: str | None
     amount: Decimal
+    amount_text: str
     points: int
     refunded: bool
 
@@ -43,6 +44,18 @@ class CardView:
     expiring_points: int
     expiring_on: str | None
     store_purchases: list[StorePurchase]
+
+
+ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "TWD", "VND", "CLP", "ISK"})
+SYMBOLS = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "KRW": "₩", "TWD": "NT$"}
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """An amount as shoppers read it: ¥12,000, $12.50, or 12.50 CHF for currencies without a symbol here."""
+    digits = 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
+    number = f"{amount:,.{digits}f}"
+    symbol = SYMBOLS.get(currency)
+    return f"{symbol}{number}" if symbol else f"{number} {currency}"
 
 
 def expiring(session: Session, shop: Shop, member: Member, now: datetime) -> tuple[int, datetime | None]:
@@ -76,6 +89,7 @@ def card_view(session: Session, shop: Shop, member: Member, now: datetime) -> Ca
             day=str(local_date(f.processed_at, tz)),
             store=f.location_name,
             amount=f.net,
+            amount_text=money(f.net, shop.currency or "JPY"),
             points=f.points,
             refunded=f.refunded > 0,
         )
