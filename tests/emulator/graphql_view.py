@@ -8,6 +8,7 @@ nothing executed); every answer carries `extensions.cost`.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -27,6 +28,7 @@ from tests.emulator.schema import (
 )
 from tests.emulator.state import EmulatorState
 
+log = logging.getLogger(__name__)
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 SUPPORTED_VERSIONS = {API_VERSION}
 # graphql-ruby (Shopify's server) names its validation errors; map graphql-core's messages onto them.
@@ -142,6 +144,11 @@ def run_graphql(state: EmulatorState, shop_domain: str, token: str | None, body:
     shop.bucket.refund(requested - actual)
     payload: dict[str, Any] = {}
     if result.errors:
+        for err in result.errors:
+            if err.original_error is not None and not isinstance(err.original_error, GraphQLError):
+                # An emulator bug, not Shopify behaviour: make it loud in logs and recognisable in the body.
+                log.error("emulator resolver crashed at %s", err.path, exc_info=err.original_error)
+                err.extensions = {**(err.extensions or {}), "code": "INTERNAL_SERVER_ERROR"}
         payload["errors"] = [_format_error(e) for e in result.errors]
     payload["data"] = result.data
     extensions: dict[str, Any] = {"cost": cost_extension(requested, actual, shop.bucket)}
@@ -166,12 +173,11 @@ def create_graphql_blueprint(state: EmulatorState) -> Blueprint:
             resp.status_code = 404
             return resp
         shop_domain = (request.host or "").split(":", 1)[0].lower()
-        status, payload = run_graphql(
-            state,
-            shop_domain,
-            request.headers.get("X-Shopify-Access-Token"),
-            request.get_json(silent=True),
-        )
+        if request.mimetype == "application/graphql":
+            body: Any = {"query": request.get_data(as_text=True)}
+        else:
+            body = request.get_json(silent=True)
+        status, payload = run_graphql(state, shop_domain, request.headers.get("X-Shopify-Access-Token"), body)
         resp = jsonify(payload)
         resp.status_code = status
         resp.headers["X-Shopify-API-Version"] = API_VERSION

@@ -98,3 +98,24 @@ def test_missing_query_is_400(h: Harness):
     from tests.emulator.graphql_view import run_graphql
 
     assert run_graphql(h.state, SHOP, h.token, {"variables": {}})[0] == 400
+
+
+def test_application_graphql_bodies_are_accepted(h: Harness, client):
+    resp = client.post(
+        "/admin/api/2026-07/graphql.json",
+        data="{ shop { currencyCode } }",
+        content_type="application/graphql",
+        headers={"X-Shopify-Access-Token": h.token, "Host": SHOP},
+    )
+    assert resp.get_json()["data"] == {"shop": {"currencyCode": "JPY"}}
+
+
+def test_a_crashing_resolver_is_flagged_not_disguised(h: Harness, monkeypatch):
+    from tests.emulator.resolvers import dispatch
+
+    def boom(ctx, info):
+        raise RuntimeError("bug")
+
+    monkeypatch.setitem(dispatch.QUERY_RESOLVERS, "shop", boom)
+    body = h.gql("{ shop { name } }")
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
