@@ -127,3 +127,10 @@ def test_bulk_reads_old_orders_only_with_read_all_orders():
     h.shop.add_order({"total_price": "2"})
     op = run(h, "{ orders { edges { node { id } } } }")["bulkOperation"]
     assert [row["id"] for row in lines(h, op["id"])] == ["gid://shopify/Order/2"]
+
+
+def test_nodes_style_connections_and_aliases_flatten_the_same_way(h: Harness):
+    op = run(h, "{ customers { nodes { id name: firstName orders { nodes { id } } } } }")["bulkOperation"]
+    rows = lines(h, op["id"])
+    assert rows[0] == {"id": "gid://shopify/Customer/1", "name": "A"}
+    assert rows[1] == {"id": "gid://shopify/Order/1", "__parentId": "gid://shopify/Customer/1"}

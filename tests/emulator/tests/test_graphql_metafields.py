@@ -154,3 +154,22 @@ def test_metafields_delete_reports_null_for_missing_ones(h: Harness):
         None,
     ]
     assert h.shop.customer_metafields(1) == {}
+
+
+def test_concurrent_compare_and_set_lets_exactly_one_writer_win(h: Harness):
+    from concurrent.futures import ThreadPoolExecutor
+
+    digest = h.data(SET, {"m": [mf("points_balance", "0")]})["metafieldsSet"]["metafields"][0][
+        "compareDigest"
+    ]
+    h.shop.bucket.restore_rate = 1_000_000  # this test is about atomicity, not throttling
+
+    def write(n: int) -> bool:
+        result = h.data(SET, {"m": [mf("points_balance", str(n), compareDigest=digest)]})["metafieldsSet"]
+        return not result["userErrors"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(write, range(1, 17)))
+    assert outcomes.count(True) == 1
+    winner = outcomes.index(True) + 1
+    assert h.shop.customer_metafields(1)["points_balance"]["value"] == str(winner)
