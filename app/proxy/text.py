@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import request
 
-TEXT = {
+TEXT: dict[str, dict] = {
     "ja": {
         "title": "会員証",
         "member_number": "会員番号",
@@ -29,6 +29,7 @@ TEXT = {
         "line_help": "LINEが開いたら、そのままメッセージを送信してください",
         "login": "会員証を表示するにはログインしてください",
         "login_button": "ログイン",
+        "ranks": {"regular": "レギュラー", "silver": "シルバー", "gold": "ゴールド", "platinum": "プラチナ"},
     },
     "en": {
         "title": "Member card",
@@ -54,6 +55,7 @@ TEXT = {
         "line_help": "When LINE opens, just send the message",
         "login": "Please log in to see your member card",
         "login_button": "Log in",
+        "ranks": {"regular": "Regular", "silver": "Silver", "gold": "Gold", "platinum": "Platinum"},
     },
 }
 

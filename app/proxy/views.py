@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, make_response, redirect, render_template, request
@@ -34,9 +35,24 @@ def _private(response: Response) -> Response:
     return response
 
 
+_SIZE = re.compile(r'\s(width|height)="([\d.]+)(mm|px)?"')
+PX_PER_MM = 96 / 25.4  # CSS reference pixels
+
+
 def _inline(svg: str) -> str:
-    """An SVG document as inline markup: the XML declaration and DOCTYPE do not belong inside HTML."""
-    return svg[svg.index("<svg") :]
+    """An SVG document as scalable inline markup: no XML prolog, and a viewBox instead of a fixed size.
+
+    The generators write absolute sizes (python-barcode in mm, segno in px) and no viewBox, so CSS could not
+    scale them; a phone screen needs the barcode wide enough for a register's scanner.
+    """
+    svg = svg[svg.index("<svg") :]
+    head, rest = svg.split(">", 1)
+    sizes = {
+        name: float(value) * (PX_PER_MM if unit == "mm" else 1) for name, value, unit in _SIZE.findall(head)
+    }
+    if "viewBox" not in head and {"width", "height"} <= sizes.keys():
+        head = _SIZE.sub("", head) + f' viewBox="0 0 {sizes["width"]:.3f} {sizes["height"]:.3f}"'
+    return head + ">" + rest
 
 
 def _render(ctx: ProxyContext, notice: str | None = None, status: int = 200) -> Response:
@@ -60,6 +76,7 @@ def _render(ctx: ProxyContext, notice: str | None = None, status: int = 200) -> 
         t=text,
         lang=lang,
         card=view,
+        rank_name=text["ranks"].get(view.rank, view.rank),
         shop_name=ctx.shop.name or ctx.shop.domain,
         barcode=Markup(_inline(member_barcode_svg(view.member_number))),  # noqa: S704 - SVG we generated
         qr=Markup(_inline(member_qr_svg(view.member_number))),  # noqa: S704 - SVG we generated

@@ -33,6 +33,9 @@ def test_the_card_shows_the_member_number_as_a_barcode_that_decodes_back(client,
     html = response.get_data(as_text=True)
     svg = re.search(r'<div class="barcode"[^>]*>(.*?)</div>', html, re.S).group(1)
     assert decode_code128_svg(svg) == member.member_number
+    head = svg[: svg.index(">")]
+    assert "viewBox" in head and "width=" not in head  # scales to the phone's width for the scanner
+    assert '<b class="rank" data-rank="regular">レギュラー</b>' in html
     assert "<svg" in re.search(r'<div class="qr">(.*?)</div>', html, re.S).group(1)
     assert f'<b class="member-number">{member.member_number}</b>' in html
     assert response.headers["Cache-Control"] == "private, no-store"
