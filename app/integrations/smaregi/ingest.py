@@ -25,9 +25,12 @@ from app.integrations.smaregi.mapping import (
     refund_event,
 )
 from app.models.integrations import SmaregiCustomer, SmaregiStore, SmaregiTransaction
+from app.models.member import Member
+from app.models.purchase import Purchase
 from app.models.shop import Shop
 from app.models.types import utcnow
 from app.services.customers import apply_external_member
+from app.services.members import touch
 from app.services.purchases import apply_purchase, apply_refund
 
 log = logging.getLogger(__name__)
@@ -43,16 +46,35 @@ def store_name(session: Session, shop: Shop, client: SmaregiClient, store_id: st
     if row is not None and row.status == "mapped":
         return row.name
     store = client.get_store(store_id)
+    was_unmapped = row is not None
     if row is None:
         row = SmaregiStore(shop_id=shop.id, store_id=store_id)
         session.add(row)
     if store and store.get("storeName"):
         row.name, row.status = str(store["storeName"]), "mapped"
+        if was_unmapped:
+            _name_earlier_sales(session, shop, store_id, row.name)
     else:
         # Credit the sale anyway (no loss); staff see the unmapped store and the next sale asks again.
         row.status = "unmapped"
     session.flush()
     return row.name
+
+
+def _name_earlier_sales(session: Session, shop: Shop, store_id: str, name: str) -> None:
+    """Sales credited while the store was unknown get its name now (history and metafields follow)."""
+    key = f"smaregi:{store_id}"  # app/domain/channels.py: the location key of a Smaregi store
+    unnamed = session.scalars(
+        select(Purchase).where(
+            Purchase.shop_id == shop.id, Purchase.location_key == key, Purchase.location_name.is_(None)
+        )
+    ).all()
+    for purchase in unnamed:
+        purchase.location_name = name
+    for member_id in {p.member_id for p in unnamed}:
+        member = session.get(Member, member_id)
+        if member is not None:
+            touch(member)
 
 
 def ingest_customer(
