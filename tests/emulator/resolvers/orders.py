@@ -91,6 +91,10 @@ def _refund_node(ctx: RequestContext, refund: dict) -> dict:
             },
         )
 
+    def transactions(_info, **args):
+        txs = list(enumerate(refund.get("transactions", [])))
+        return paginate(ctx, txs, args, lambda p: p[0], lambda p: _transaction_node(ctx, refund, p[0], p[1]))
+
     return {
         "__typename": "Refund",
         "id": refund["admin_graphql_api_id"],
@@ -101,6 +105,24 @@ def _refund_node(ctx: RequestContext, refund: dict) -> dict:
         "note": refund.get("note"),
         "totalRefundedSet": money_bag(refund_amount(refund), cur),
         "refundLineItems": refund_line_items,
+        "transactions": transactions,
+    }
+
+
+def _transaction_node(ctx: RequestContext, refund: dict, index: int, tx: dict) -> dict:
+    """An OrderTransaction from a REST refund's `transactions[]`."""
+    when = tx.get("processed_at") or tx.get("created_at") or refund["created_at"]
+    return {
+        "__typename": "OrderTransaction",
+        "id": tx.get("admin_graphql_api_id")
+        or gid("OrderTransaction", tx.get("id") or f"{refund['id']}{index}"),
+        "kind": str(tx.get("kind") or "refund").upper(),
+        "status": str(tx.get("status") or "success").upper(),
+        "gateway": tx.get("gateway"),
+        "amountSet": money_bag(tx.get("amount") or "0", ctx.shop.currency),
+        "createdAt": tx.get("created_at") or when,
+        "processedAt": when,
+        "test": bool(tx.get("test", False)),
     }
 
 
@@ -166,6 +188,21 @@ def order_node(ctx: RequestContext, order: dict) -> dict:
         "totalRefundedSet": money_bag(refunded, cur),
         "subtotalLineItemsQuantity": qty,
         "currentSubtotalLineItemsQuantity": qty,
+        "totalDiscountsSet": money_bag(order.get("total_discounts") or "0", cur),
+        "currentTotalDiscountsSet": money_bag(
+            order.get("current_total_discounts") or order.get("total_discounts") or "0", cur
+        ),
+        "totalTaxSet": money_bag(order.get("total_tax") or "0", cur),
+        "currentTotalTaxSet": money_bag(order.get("current_total_tax") or order.get("total_tax") or "0", cur),
+        "closed": bool(order.get("closed_at")),
+        "confirmed": bool(order.get("confirmed", True)),
+        "fullyPaid": str(order.get("financial_status") or "").lower()
+        in ("paid", "partially_refunded", "refunded"),
+        "unpaid": str(order.get("financial_status") or "").lower()
+        in ("pending", "authorized", "expired", "voided"),
+        "email": order.get("email"),
+        "phone": order.get("phone"),
+        "customerLocale": order.get("customer_locale"),
         "customer": customer,
         "retailLocation": retail_location,
         "refunds": refunds,

@@ -112,3 +112,21 @@ def test_locations(h: Harness):
     h.shop.add_location("Akasaka")
     nodes = h.data("{ locations(first: 10) { nodes { name isActive } } }")["locations"]["nodes"]
     assert nodes == [{"name": "Akasaka", "isActive": True}, {"name": "Ginza", "isActive": True}]
+
+
+def test_refund_transactions_and_money_totals(h: Harness):
+    h.shop.add_refund(1, {"transactions": [{"kind": "refund", "amount": "1000", "gateway": "cash"}]})
+    o = h.data(
+        """{ order(id: "gid://shopify/Order/1") { totalTaxSet { shopMoney { amount } } fullyPaid
+             refunds { transactions(first: 5) {
+               nodes { kind status gateway amountSet { shopMoney { amount } } } } } } }"""
+    )["order"]
+    assert o["fullyPaid"] is True
+    assert o["refunds"][0]["transactions"]["nodes"] == [
+        {
+            "kind": "REFUND",
+            "status": "SUCCESS",
+            "gateway": "cash",
+            "amountSet": {"shopMoney": {"amount": "1000.0"}},
+        }
+    ]
