@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 from shopify_app import GQLResult
-from sqlalchemy import update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.models import Shop, ShopSyncStatus
@@ -50,7 +50,7 @@ class AdminClient:
         self.shop = shop
         self.shop_id = shop.id
         self.domain = shop.domain
-        self.session = session  # when given, budget readings are written in it (no extra transaction)
+        self.session = session  # on SQLite, budget readings ride along in it (the caller commits)
         self.http = http
         self.max_retries = max_retries  # shopifyapp retries 429/502/503/504 with backoff this many times
         self.last_cost: dict[str, Any] | None = None
@@ -122,8 +122,9 @@ class AdminClient:
                 return
             _cost_written[self.shop_id] = now
         try:
-            if self.session is not None:
-                _write_cost(self.session, self.shop_id, cost, throttled)  # joins the caller's unit of work
+            if self.session is not None and self.session.get_bind().dialect.name == "sqlite":
+                # SQLite has a single writer: a second connection would wait on this very caller's lock.
+                _write_cost(self.session, self.shop_id, cost, throttled)
             else:
                 with token_session() as session:
                     _write_cost(session, self.shop_id, cost, throttled)
@@ -133,17 +134,28 @@ class AdminClient:
 
 
 def _write_cost(session: Session, shop_id: int, cost: dict[str, Any], throttled: bool) -> None:
+    """Store the reading; on PostgreSQL skip it rather than wait when another transaction holds the row."""
     status = cost.get("throttleStatus") or {}
     values: dict[str, Any] = {
         "api_available": _int(status.get("currentlyAvailable")),
         "api_maximum": _int(status.get("maximumAvailable")),
         "api_restore_rate": _int(status.get("restoreRate")),
     }
+    where = ShopSyncStatus.shop_id == shop_id
+    if session.execute(select(ShopSyncStatus.shop_id).where(where)).first() is None:
+        try:
+            with session.begin_nested():
+                session.add(ShopSyncStatus(shop_id=shop_id, throttled_count=int(throttled), **values))
+        except IntegrityError:
+            pass  # created meanwhile by someone else: the next reading lands
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        free = session.execute(select(ShopSyncStatus.shop_id).where(where).with_for_update(skip_locked=True))
+        if free.first() is None:
+            return  # a long transaction holds the row: drop this reading rather than wait
     bump = {"throttled_count": ShopSyncStatus.throttled_count + 1} if throttled else {}
     stmt = update(ShopSyncStatus).where(ShopSyncStatus.shop_id == shop_id).values(**values, **bump)
-    if session.execute(stmt.execution_options(synchronize_session=False)).rowcount == 0:
-        session.add(ShopSyncStatus(shop_id=shop_id, throttled_count=int(throttled), **values))
-        session.flush()
+    session.execute(stmt.execution_options(synchronize_session=False))
 
 
 def _raise_user_errors(data: dict[str, Any]) -> None:

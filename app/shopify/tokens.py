@@ -8,6 +8,11 @@ The winner keeps that row locked (PostgreSQL row lock; SQLite's single writer lo
 then writes the new access token *and* the rotated refresh token in the same transaction and commits. Anyone
 else blocks on that UPDATE, finds the version moved (0 rows), and re-reads the fresh token instead of
 refreshing again. If the winner crashes, its transaction rolls back and the next caller refreshes.
+
+Token writes use their own session (token_session), so they commit whatever the caller's transaction does:
+a rotated refresh token that was used at Shopify but not stored would leave the shop without a token.
+SQLite (demo only) has a single writer: a caller that holds a write transaction while a refresh is due makes
+the refresh wait out the busy timeout and fail with ShopifyUnavailable; call Shopify outside write work.
 """
 
 from __future__ import annotations
@@ -38,8 +43,8 @@ log = logging.getLogger(__name__)
 
 # Refresh this long before expiry so a call started just before the deadline never carries a dead token.
 REFRESH_MARGIN = timedelta(minutes=5)
-MAX_CLAIM_ATTEMPTS = 8
-CLAIM_BACKOFF = 0.02  # seconds, times the attempt number
+# How long a caller waits for another process's refresh before giving up (Shopify answers in ~1 s).
+CLAIM_PATIENCE = 15.0
 REFRESH_DEAD = {"invalid_grant", "refresh_token_expired", "invalid_client"}
 
 
@@ -126,7 +131,10 @@ def store_grant(session: Session, shop: Shop, grant: TokenGrant) -> ShopToken:
 
 def access_token_for(shop: Shop, *, rejected: str | None = None) -> str:
     """A live access token for the shop, refreshed first if it expires soon or Shopify just `rejected` it."""
-    for attempt in range(MAX_CLAIM_ATTEMPTS):
+    deadline = time.monotonic() + CLAIM_PATIENCE
+    attempt = 0
+    while time.monotonic() < deadline:
+        attempt += 1
         with token_session() as session:
             row = session.get(ShopToken, shop.id)
             if row is None:
@@ -143,6 +151,7 @@ def access_token_for(shop: Shop, *, rejected: str | None = None) -> str:
             refresh = cipher.decrypt(row.refresh_token_enc, token_aad(shop.id, "refresh"))
             seen, refresh_expires_at = row.version, row.refresh_expires_at
             session.rollback()  # end the read: the claim below must be the transaction's first statement
+            started = time.monotonic()
             try:
                 claimed = session.execute(
                     update(ShopToken)
@@ -153,11 +162,15 @@ def access_token_for(shop: Shop, *, rejected: str | None = None) -> str:
             except OperationalError as exc:
                 if not _sqlite_busy(exc):
                     raise
+                if time.monotonic() - started > 1.0:
+                    # We waited out the busy timeout: the writer is probably our own caller (SQLite has
+                    # one writer). Refreshing needs a write of its own; call Shopify outside write work.
+                    raise ShopifyUnavailable("database busy: cannot store a refreshed token now") from exc
                 # SQLite refuses rather than waits while the refresher commits: same as losing the race.
                 claimed = 0
             if claimed != 1:
                 session.rollback()
-                time.sleep(CLAIM_BACKOFF * attempt)
+                time.sleep(min(0.01 * 2**attempt, 0.25))
                 continue  # another process refreshed while we waited on its lock: read its token
             return _refresh_claimed(session, shop, refresh, refresh_expires_at)
     raise ShopifyUnavailable("could not obtain the token refresh lock")

@@ -206,3 +206,29 @@ def test_cost_is_written_at_most_every_few_seconds(installed, fake, session):
     session.expire_all()
     assert session.get(ShopSyncStatus, installed.id).api_available == 1000  # second reading kept in memory
     assert client.last_cost["throttleStatus"]["currentlyAvailable"] == 900
+
+
+@pytest.mark.postgres
+def test_cost_reading_never_waits_for_a_row_another_transaction_holds(app, committed, fake):
+    import time
+
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Shop
+
+    shop = Shop(domain="locked-shop.myshopify.com")
+    db.session.add(shop)
+    db.session.flush()
+    store_grant(
+        db.session, shop, TokenGrant("shpat_old", "", utcnow() + timedelta(hours=1), "shprt_old", None)
+    )
+    db.session.add(ShopSyncStatus(shop_id=shop.id, api_available=1))
+    db.session.commit()
+    client_module._cost_written.clear()
+    fake(ok({"shop": {"id": "1"}}))
+    with db.engine.connect() as other, other.begin():
+        other.execute(select(ShopSyncStatus).where(ShopSyncStatus.shop_id == shop.id).with_for_update())
+        started = time.monotonic()
+        AdminClient(shop).execute("shop_details")
+        assert time.monotonic() - started < 2.0

@@ -1,4 +1,4 @@
-"""The demo path: the emulator's admin stand-in frames the app, App Bridge's stand-in supplies fresh tokens."""
+"""The demo path: the admin stand-in frames the app; the App Bridge stand-in supplies fresh tokens."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from app.shopify.client import AdminClient
 from app.shopify.crypto import cipher_for, token_aad
 from app.shopify.errors import ShopifyAuthError
 from app.shopify.tokens import access_token_for, exchange_id_token
+from tests.emulator.server import emulator_of
 from tests.emulator.tokens import InvalidGrant
 from tests.integration.auth.conftest import SHOP_A
 
@@ -79,6 +80,19 @@ def test_twenty_workers_on_an_expired_token_cause_exactly_one_refresh(app, commi
     assert emulator.state.tokens.check_access(SHOP_A, _decrypt(app, shop_id, "access")) is not None
     with pytest.raises(InvalidGrant):  # the old one is spent: a second refresh with it would have failed
         emulator.state.tokens.refresh(SHOP_A, old_refresh)
+
+
+def test_a_slow_refresh_makes_the_others_wait_not_fail(app, committed, emulator):
+    """Shopify takes 1.5 s to answer the refresh: nobody gives up, nobody refreshes a second time."""
+    shop_id = _install(emulator)
+    emulator_of(emulator.wsgi).faults.add("slow", path="/admin/oauth/access_token", delay=1.5, times=1)
+    emulator.state.tokens.expire_access_tokens(SHOP_A)
+    _expire_in_db(shop_id)
+
+    results = _hammer(app, shop_id)
+
+    assert results == ["JPY"] * WORKERS
+    assert emulator.state.tokens.refresh_count[SHOP_A] == 1
 
 
 def test_twenty_workers_hitting_401_refresh_once(app, committed, emulator):
