@@ -6,6 +6,7 @@ from flask import g, jsonify, render_template
 
 from app.admin import bp
 from app.admin.charts import Series, hbar_chart, share_bar, stacked_columns
+from app.admin.forms import done
 from app.extensions import db
 from app.i18n import current_locale, format_int, format_money, format_month, t, translate_or
 from app.services import dashboard
@@ -76,6 +77,15 @@ def _short_month(key: str) -> str:
 
     month = date(int(key[:4]), int(key[5:]), 1)
     return f"{month.month}月" if current_locale() == "ja" else f"{month:%b}"
+
+
+@bp.post("/summary/refresh")
+@session_fetch
+def refresh_summary():
+    """Recompute the home's figures now (the worker does it every 10 minutes)."""
+    dashboard.refresh_summary(db.session, g.shop)
+    db.session.commit()
+    return done(t("home.refreshed"), reload=True)
 
 
 @bp.get("/api/shop")
