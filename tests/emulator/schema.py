@@ -99,6 +99,17 @@ def _node_type_name(type_name: str) -> str | None:
     return None
 
 
+# Mutations whose scope depends on the owner resource (offline_scopes.items lists none for them): writing
+# a Customer's metafields or tags needs write_customers. The emulator models customer owners only, so
+# that is the requirement it enforces (in the resolvers) and reports here.
+OWNER_SCOPED_MUTATIONS: dict[str, ScopeRequirement] = {
+    name: ScopeRequirement(
+        f"Mutation.{name}", frozenset({"write_customers"}), "`write_customers` access scope."
+    )
+    for name in ("metafieldsSet", "metafieldsDelete", "tagsAdd", "tagsRemove")
+}
+
+
 @cache
 def field_requirements(parent_type: str, field_name: str) -> tuple[ScopeRequirement, ...]:
     """Scope requirements for selecting `parent_type.field_name`: the field's own and its returned type's."""
@@ -179,7 +190,10 @@ def scope_requirements(document: str) -> list[ScopeRequirement]:
     """Every distinct scope requirement the document's selections carry."""
     seen: dict[str, ScopeRequirement] = {}
     for parent, field in sorted(touched_fields(document)):
-        for req in field_requirements(parent, field):
+        reqs = field_requirements(parent, field)
+        if parent == "Mutation" and field in OWNER_SCOPED_MUTATIONS:
+            reqs = (*reqs, OWNER_SCOPED_MUTATIONS[field])
+        for req in reqs:
             seen.setdefault(req.coordinate, req)
     return list(seen.values())
 

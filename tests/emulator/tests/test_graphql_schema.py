@@ -45,3 +45,11 @@ def test_mutations_need_write_scopes_and_write_covers_read():
 def test_alternatives_are_kept_in_requirements():
     reqs = {r.coordinate: r for r in scope_requirements("{ locations(first: 1) { nodes { id } } }")}
     assert reqs["Location"].alternatives == {"read_locations", "read_inventory", "read_markets_home"}
+
+
+def test_customer_writes_whose_scope_depends_on_the_owner_need_write_customers():
+    doc = """mutation($m: [MetafieldsSetInput!]!, $id: ID!) {
+      metafieldsSet(metafields: $m) { userErrors { message } }
+      tagsAdd(id: $id, tags: ["x"]) { userErrors { message } }
+    }"""
+    assert required_scopes(doc) == {"write_customers"}
