@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.integrations.http import integration_http_client
 from app.integrations.line.client import LineSendError, messaging_api, push_text
 from app.integrations.secrets import unseal
 from app.models.integrations import LineConnection, LineLink, LineMessage
@@ -64,17 +65,23 @@ def send_due(
 ) -> Counter:
     """Send up to `limit` due messages, committing after each; returns counts by outcome."""
     outcomes: Counter = Counter()
-    for _ in range(limit):
-        current = now or utcnow()
-        message = _claim_one(session, current)
-        if message is None:
-            break
-        outcomes[_send_one(session, message, current, http)] += 1
-        session.commit()
+    # One HTTP client (connection pool) for the batch, closed at the end, unless the caller brought one.
+    client = http or integration_http_client("line")
+    try:
+        for _ in range(limit):
+            current = now or utcnow()
+            message = _claim_one(session, current)
+            if message is None:
+                break
+            outcomes[_send_one(session, message, current, client)] += 1
+            session.commit()
+    finally:
+        if http is None:
+            client.close()
     return outcomes
 
 
-def _send_one(session: Session, message: LineMessage, now: datetime, http: httpx.Client | None) -> str:
+def _send_one(session: Session, message: LineMessage, now: datetime, http: httpx.Client) -> str:
     link = session.scalar(
         select(LineLink).where(
             LineLink.shop_id == message.shop_id, LineLink.shopify_customer_id == message.shopify_customer_id

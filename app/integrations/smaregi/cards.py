@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import func, select
@@ -39,14 +39,33 @@ def link_paper_card(
         return "limited"
     connection = session.get(SmaregiConnection, shop.id)
     code = "".join(card_number.split())
-    record = SmaregiClient(connection).find_customer_by_code(code) if connection and code else None
+    if connection is None or not code:
+        return _mismatch(session, shop, shopify_customer_id, now)
+    with SmaregiClient(connection) as client:
+        return _link_verified(session, shop, client, shopify_customer_id, code, phone, now)
+
+
+def _mismatch(session: Session, shop: Shop, shopify_customer_id: str, now: datetime) -> LinkOutcome:
+    session.add(
+        CardLinkAttempt(shop_id=shop.id, shopify_customer_id=str(shopify_customer_id), attempted_at=now)
+    )
+    session.flush()
+    return "mismatch"
+
+
+def _link_verified(
+    session: Session,
+    shop: Shop,
+    client: SmaregiClient,
+    shopify_customer_id: str,
+    code: str,
+    phone: str,
+    now: datetime,
+) -> LinkOutcome:
+    record = client.find_customer_by_code(code)
     if record is None or not phone_matches(record, phone):
-        session.add(
-            CardLinkAttempt(shop_id=shop.id, shopify_customer_id=str(shopify_customer_id), attempted_at=now)
-        )
-        session.flush()
-        return "mismatch"
-    row = ingest_customer(session, shop, SmaregiClient(connection), str(record["customerId"]))
+        return _mismatch(session, shop, shopify_customer_id, now)
+    row = ingest_customer(session, shop, client, str(record["customerId"]))
     assert row is not None
     row.shopify_customer_id = str(shopify_customer_id)
     store_member = member_of(session, shop, row)

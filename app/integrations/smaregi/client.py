@@ -39,10 +39,22 @@ class SmaregiClient:
 
     def __init__(self, connection: SmaregiConnection, http: httpx.Client | None = None) -> None:
         self.connection = connection
+        self._owns_http = http is None
         self.http = http or integration_http_client("smaregi")
         env = connection.environment if connection.environment in ("jp", "dev") else "jp"
         self.token_url = f"https://id.smaregi.{env}/app/{connection.contract_id}/token"
         self.api_base = f"https://api.smaregi.{env}/{connection.contract_id}/pos"
+
+    def close(self) -> None:
+        """Release the connection pool (when the client made its own)."""
+        if self._owns_http:
+            self.http.close()
+
+    def __enter__(self) -> SmaregiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- token -------------------------------------------------------------------------------------------
     def access_token(self, now: datetime | None = None) -> str:

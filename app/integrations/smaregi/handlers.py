@@ -36,13 +36,13 @@ def transactions(session: Session, shop: Shop, row: InboxEvent, body: dict[str, 
     connection = session.get(SmaregiConnection, shop.id)
     if connection is None:
         return IGNORED
-    client = SmaregiClient(connection)
-    try:
-        for head_id in _ids(body, "transactionHeadIds"):
-            ingest_transaction(session, shop, client, head_id)
-    except MappingError as exc:
-        raise NormaliseError(f"smaregi transaction: {exc}") from exc
-    _push(session, shop, client)
+    with SmaregiClient(connection) as client:
+        try:
+            for head_id in _ids(body, "transactionHeadIds"):
+                ingest_transaction(session, shop, client, head_id)
+        except MappingError as exc:
+            raise NormaliseError(f"smaregi transaction: {exc}") from exc
+        _push(session, shop, client)
     return DONE
 
 
@@ -51,14 +51,14 @@ def customers(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any
     connection = session.get(SmaregiConnection, shop.id)
     if connection is None:
         return IGNORED
-    client = SmaregiClient(connection)
     deleted = body.get("action") in DELETE_ACTIONS
-    try:
-        for customer_id in _ids(body, "customerIds"):
-            ingest_customer(session, shop, client, customer_id, deleted=deleted)
-    except MappingError as exc:
-        raise NormaliseError(f"smaregi member: {exc}") from exc
-    _push(session, shop, client)
+    with SmaregiClient(connection) as client:
+        try:
+            for customer_id in _ids(body, "customerIds"):
+                ingest_customer(session, shop, client, customer_id, deleted=deleted)
+        except MappingError as exc:
+            raise NormaliseError(f"smaregi member: {exc}") from exc
+        _push(session, shop, client)
     return DONE
 
 

@@ -33,7 +33,9 @@ def reconcile_shop(
     connection = session.get(SmaregiConnection, shop.id)
     if connection is None:
         return 0
-    client = client or SmaregiClient(connection)
+    if client is None:
+        with SmaregiClient(connection) as own:
+            return reconcile_shop(session, shop, own, now)
     now = now or utcnow()
     start = (connection.reconciled_until - OVERLAP) if connection.reconciled_until else now - FIRST_WINDOW
     applied = 0
