@@ -59,6 +59,9 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     register_token_cli(app)
     register_error_handlers(app)
     register_cli(app)
+    from app.sync_cli import register_sync_cli  # issue 6: flask sync / backfill / segments / freshness
+
+    register_sync_cli(app)
     return app
 
 

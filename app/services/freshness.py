@@ -24,6 +24,7 @@ from app.models.types import utcnow
 
 RECEIVED_AT: ContextVar[datetime | None] = ContextVar("tsunagu_received_at", default=None)
 MAX_SAMPLES = 20_000  # percentiles over the newest samples only: bounded work for the dashboard
+MAX_LATENCY_MS = 2**31 - 1  # about 24.8 days: the column is a 32-bit integer
 
 
 @contextmanager
@@ -68,7 +69,8 @@ def _note(connection, target: Member) -> None:
 
 def record(session: Session, shop_id: int, received_at: datetime, confirmed_at: datetime) -> FreshnessSample:
     """Store one webhook-received -> metafield-confirmed sample."""
-    latency = max(0, int((confirmed_at - received_at) / timedelta(milliseconds=1)))
+    # A member left unsynced for weeks (e.g. a shop without a token) is clamped, not an integer overflow.
+    latency = min(max(0, int((confirmed_at - received_at) / timedelta(milliseconds=1))), MAX_LATENCY_MS)
     sample = FreshnessSample(
         shop_id=shop_id, received_at=received_at, confirmed_at=confirmed_at, latency_ms=latency
     )
