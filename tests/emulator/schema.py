@@ -48,14 +48,11 @@ def load_schema() -> GraphQLSchema:
     return build_client_schema(_raw()["data"])
 
 
-class _LazySchema:
-    """Module attribute `SCHEMA` without paying the build cost at import time."""
-
-    def __getattr__(self, name: str):
-        return getattr(load_schema(), name)
-
-
-SCHEMA: GraphQLSchema = _LazySchema()  # type: ignore[assignment]
+def __getattr__(name: str) -> GraphQLSchema:
+    """`SCHEMA` is built on first access (PEP 562), so importing this module stays cheap."""
+    if name == "SCHEMA":
+        return load_schema()
+    raise AttributeError(name)
 
 
 @dataclass(frozen=True)
@@ -237,7 +234,6 @@ def is_mutation(op: OperationDefinitionNode) -> bool:
 
 __all__ = [
     "API_VERSION",
-    "SCHEMA",
     "ScopeRequirement",
     "field_requirements",
     "fragments_of",

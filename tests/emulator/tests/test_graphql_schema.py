@@ -57,3 +57,13 @@ def test_customer_writes_whose_scope_depends_on_the_owner_need_write_customers()
       tagsAdd(id: $id, tags: ["x"]) { userErrors { message } }
     }"""
     assert required_scopes(doc) == {"write_customers"}
+
+
+def test_schema_attribute_is_the_real_schema():
+    from graphql import GraphQLSchema
+
+    from tests.emulator.schema import SCHEMA, load_schema
+
+    assert isinstance(SCHEMA, GraphQLSchema)
+    assert SCHEMA is load_schema()
+    assert SCHEMA.query_type.name == "QueryRoot"
