@@ -58,3 +58,51 @@ def test_nothing_dirty_means_no_call(world):
     calls = world.remote.graphql_calls
     report = sync_shop(world.session, world.shop, world.client(), world.pacer(), now=world.clock.utc)
     assert report.members == 0 and world.remote.graphql_calls == calls
+
+
+def test_values_that_become_empty_are_deleted(world):
+    cid = world.customer()
+    oid = world.buy(cid, "6000", pos=True)
+    sync_shop(world.session, world.shop, world.client(), world.pacer(), now=world.clock.utc)
+    assert "first_purchase_at" in remote_values(world, cid)
+    world.refund(oid, "6000")  # fully returned: no purchase left, no dates, no favourite store
+    report = sync_shop(world.session, world.shop, world.client(), world.pacer(), now=world.clock.utc)
+    have = remote_values(world, cid)
+    assert report.metafields_deleted >= 3 and "first_purchase_at" not in have and "favorite_store" not in have
+    assert have == projection_of(world, member_of(world, cid))
+    assert world.remote.customer_tags(cid) == ["tsunagu:rank-regular"]
+
+
+def test_a_value_written_elsewhere_is_reread_not_blindly_overwritten(world):
+    cid = world.customer()
+    world.buy(cid, "6000")
+    sync_shop(world.session, world.shop, world.client(), world.pacer(), now=world.clock.utc)
+    # Someone else (a syncer whose lease ran out, an admin edit) changed a value since we confirmed it.
+    owner = f"gid://shopify/Customer/{cid}"
+    world.remote.write_metafield(owner, world.remote.app_namespace, "purchase_count", "number_integer", "99")
+    world.buy(cid, "1000")
+    report = sync_shop(world.session, world.shop, world.client(), world.pacer(), now=world.clock.utc)
+    assert report.stale == 1  # compareDigest refused the write; the syncer re-read and wrote again
+    assert remote_values(world, cid) == projection_of(world, member_of(world, cid))
+
+
+def test_a_stale_syncer_cannot_overwrite_a_newer_value(world):
+    from app.services.metafield_sync import diff, pack, send_sets
+
+    cid = world.customer()
+    world.buy(cid, "6000")
+    sync_shop(world.session, world.shop, world.client(), world.pacer(), now=world.clock.utc)
+    member = member_of(world, cid)
+    state = world.session.get(MemberSyncState, member.id)
+    old_values, old_digests = dict(state.values), dict(state.digests)
+    world.buy(cid, "2000")
+    stalled = project(world.session, world.shop, [member], world.clock.utc())[
+        member.id
+    ]  # computed, then stalls
+    world.buy(cid, "3000")
+    sync_shop(world.session, world.shop, world.client(), world.pacer(), now=world.clock.utc)  # the new holder
+    newest = remote_values(world, cid)
+    (batch,) = pack([diff(stalled, old_values, old_digests)])
+    result = send_sets(world.client(), world.pacer(), batch)  # the stalled syncer wakes up and writes
+    assert result.stale == {member.id} and result.confirmed == {}
+    assert remote_values(world, cid) == newest == projection_of(world, member_of(world, cid))
