@@ -167,6 +167,7 @@ def _deliveries_naming(session: Session, domain: str, customer_id: str, exclude:
             InboxEvent.shop_domain == domain,
             InboxEvent.customer_id == customer_id,
             InboxEvent.id != exclude,
+            InboxEvent.topic.not_in(("customers/data_request", "customers/redact", "shop/redact")),
             InboxEvent.redacted_at.is_(None),
         )
     ).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,20 +65,23 @@ def record(session: Session, delivery: Delivery) -> bool:
         "received_at": utcnow(),
         "next_attempt_at": utcnow(),
         "attempts": 0,
+        "processed_at": utcnow() if delivery.status == IGNORED else None,
     }
-    if delivery.status == IGNORED:
-        values["processed_at"] = utcnow()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # ON CONFLICT DO NOTHING: a duplicate costs no exception, no savepoint and no second row.
-    stmt = (
+    stmt = _insert_statement(session.get_bind().dialect.name)
+    # RETURNING, not rowcount: drivers report -1 for an INSERT that returns rows.
+    return session.execute(stmt, values).scalar_one_or_none() is not None
+
+
+@functools.cache
+def _insert_statement(dialect: str):
+    """One statement per dialect, values bound per call, so SQLAlchemy compiles it once."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
         insert(InboxEvent)
-        .values(**values)
         .on_conflict_do_nothing(index_elements=["source", "shop_domain", "delivery_id"])
         .returning(InboxEvent.id)
     )
-    # RETURNING, not rowcount: drivers report -1 for an INSERT that returns rows.
-    return session.execute(stmt).scalar_one_or_none() is not None
 
 
 def _due(now: datetime):
