@@ -82,12 +82,45 @@ def available_filters(shop: ShopState) -> list[FilterSpec]:
     return out
 
 
-@dataclass
 class CustomerFacts:
-    """What a predicate reads about one customer (computed once per evaluation)."""
+    """What a predicate reads about one customer, computed on first use (segments over large shops)."""
 
-    id: int
-    values: dict[str, Any]
+    _STAT_FILTERS = ("amount_spent", "number_of_orders", "first_order_date", "last_order_date")
+
+    def __init__(self, shop: ShopState, customer_id: int) -> None:
+        self.shop = shop
+        self.id = customer_id
+        self._values: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        """The value of filter `name` for this customer (None when unset)."""
+        if name not in self._values:
+            if name in self._STAT_FILTERS:
+                self._values.update(self._stats())
+            else:
+                self._values[name] = self._compute(name)
+        return self._values[name]
+
+    def _stats(self) -> dict[str, Any]:
+        stats = self.shop.customer_stats(self.id)
+        return {
+            "amount_spent": Decimal(stats["amount_spent"]),
+            "number_of_orders": Decimal(stats["orders_count"]),
+            "first_order_date": _local_date(self.shop, stats["first_order_at"]),
+            "last_order_date": _local_date(self.shop, stats["last_order_at"]),
+        }
+
+    def _compute(self, name: str) -> Any:
+        shop = self.shop
+        cust = shop.customers[self.id]
+        if name == "customer_tags":
+            return list(cust["tags"])
+        if name == "customer_added_date":
+            return _local_date(shop, cust["created_at"])
+        _, namespace, key = name.split(".", 2)
+        spec = shop.config.definitions[key]
+        rec = shop.metafield(cust["admin_graphql_api_id"], namespace, key)
+        return _metafield_value(shop, spec.type, rec["value"]) if rec else None
 
 
 def _tokenize(query: str) -> list[Token]:
@@ -179,13 +212,13 @@ class _Parser:
         if self.accept("kw", "IS"):
             negate = self.accept("kw", "NOT")
             self.take("kw", "NULL")
-            return lambda c: (c.values.get(name) in (None, [])) != negate
+            return lambda c: (c.get(name) in (None, [])) != negate
         negate = self.accept("kw", "NOT")
         if self.accept("kw", "CONTAINS"):
             if spec.kind != "tags":
                 raise self.error(f"'{name}' does not support CONTAINS.", tok)
             wanted = self.value(spec).lower()
-            return lambda c: any(t.lower() == wanted for t in c.values.get(name) or []) != negate
+            return lambda c: any(t.lower() == wanted for t in c.get(name) or []) != negate
         if negate:
             raise self.error("NOT must be followed by CONTAINS here.", self.peek())
         if self.accept("kw", "BETWEEN"):
@@ -193,7 +226,7 @@ class _Parser:
             low = self.value(spec)
             self.take("kw", "AND")
             high = self.value(spec)
-            return lambda c: (v := c.values.get(name)) is not None and low <= v <= high
+            return lambda c: (v := c.get(name)) is not None and low <= v <= high
         op_tok = self.take("op")
         self._no_tags(spec, tok)
         if spec.kind in ("text", "boolean") and op_tok.text not in ("=", "!="):
@@ -242,7 +275,7 @@ class _Parser:
 
 def _comparison(name: str, op: str, wanted: Any) -> Predicate:
     def pred(c: CustomerFacts) -> bool:
-        v = c.values.get(name)
+        v = c.get(name)
         if v is None:
             return op == "!="
         return {
@@ -315,25 +348,8 @@ def compile_segment_query(query: str, shop: ShopState, timezone: str | None = No
 
 
 def customer_facts(shop: ShopState, customer_id: int) -> CustomerFacts:
-    """Every filter value for one customer."""
-    cust = shop.customers[customer_id]
-    stats = shop.customer_stats(customer_id)
-    values: dict[str, Any] = {
-        "customer_tags": list(cust["tags"]),
-        "amount_spent": Decimal(stats["amount_spent"]),
-        "number_of_orders": Decimal(stats["orders_count"]),
-        "first_order_date": _local_date(shop, stats["first_order_at"]),
-        "last_order_date": _local_date(shop, stats["last_order_at"]),
-        "customer_added_date": _local_date(shop, cust["created_at"]),
-    }
-    owner = cust["admin_graphql_api_id"]
-    for spec in shop.config.definitions.values():
-        if not spec.segmentable:
-            continue
-        rec = shop.metafield(owner, shop.app_namespace, spec.key)
-        name = f"metafields.{shop.app_namespace}.{spec.key}"
-        values[name] = _metafield_value(shop, spec.type, rec["value"]) if rec else None
-    return CustomerFacts(customer_id, values)
+    """The (lazily computed) filter values of one customer."""
+    return CustomerFacts(shop, customer_id)
 
 
 def _metafield_value(shop: ShopState, mtype: str, value: str) -> Any:

@@ -330,13 +330,14 @@ class ShopState:
         orders = [o for o in self.customer_orders(customer_id) if not o.get("cancelled_at")]
         spent = Decimal(str(cust.get("amount_spent") or "0"))
         spent += sum((Decimal(str(o.get("current_total_price") or "0")) for o in orders), Decimal(0))
-        dates = sorted(o.get("processed_at") or o["created_at"] for o in orders)
-        last = max(orders, key=lambda o: o.get("processed_at") or o["created_at"]) if orders else None
+        # Offsets differ between records (+09:00, Z): compare instants, report the stored strings.
+        first = min(orders, key=_processed_instant) if orders else None
+        last = max(orders, key=_processed_instant) if orders else None
         return {
             "amount_spent": spent,
             "orders_count": int(cust.get("orders_count") or 0) + len(orders),
-            "first_order_at": dates[0] if dates else None,
-            "last_order_at": dates[-1] if dates else None,
+            "first_order_at": (first.get("processed_at") or first["created_at"]) if first else None,
+            "last_order_at": (last.get("processed_at") or last["created_at"]) if last else None,
             "last_order_id": last["id"] if last else None,
         }
 
@@ -375,6 +376,12 @@ class ShopState:
     def app_webhook_topics(self) -> list[str]:
         """Topics declared in shopify.app.toml (app-scoped: not listed by webhookSubscriptions)."""
         return list(self.config.webhook_topics)
+
+
+def _processed_instant(order: dict) -> float:
+    """When an order was processed, as seconds since the epoch."""
+    stamp = order.get("processed_at") or order["created_at"]
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def refund_amount(refund: dict) -> Decimal:

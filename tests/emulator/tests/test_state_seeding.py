@@ -112,3 +112,15 @@ def test_discount_code_for_one_customer():
         {"customer": {"id": c["id"]}, "discount_codes": [{"code": "tsunagu-abc", "amount": "500"}]}
     )
     assert h.shop.discounts[1]["usage_count"] == 1
+
+
+def test_first_and_last_order_compare_instants_across_offsets():
+    h = Harness()
+    c = h.shop.add_customer()
+    h.shop.add_order(
+        {"customer": {"id": c["id"]}, "processed_at": "2025-11-01T08:00:00+09:00"}
+    )  # 23:00Z Oct 31
+    h.shop.add_order({"customer": {"id": c["id"]}, "processed_at": "2025-10-31T23:30:00Z"})
+    stats = h.shop.customer_stats(c["id"])
+    assert stats["first_order_at"] == "2025-11-01T08:00:00+09:00"
+    assert stats["last_order_at"] == "2025-10-31T23:30:00Z"
