@@ -106,6 +106,21 @@ def _shape_errors(doc, op) -> list[str]:
     fragments = fragments_of(doc)
     count = 0
     deepest = 0
+    missing_ids: list[str] = []
+
+    def names(selection_set) -> set[str]:
+        out: set[str] = set()
+        for sel in selection_set.selections if selection_set else ():
+            if isinstance(sel, FieldNode):
+                out.add(sel.name.value)
+            else:
+                inner = (
+                    sel.selection_set
+                    if isinstance(sel, InlineFragmentNode)
+                    else fragments[sel.name.value].selection_set
+                )
+                out |= names(inner)
+        return out
 
     def walk(parent_type, selection_set, depth: int) -> None:
         nonlocal count, deepest
@@ -127,6 +142,9 @@ def _shape_errors(doc, op) -> list[str]:
                 count += 1
                 level = depth + 1
                 deepest = max(deepest, level)
+                # JSONL children point at their parent through __parentId, so the parent must select id.
+                if depth > 0 and "id" not in names(selection_set):
+                    missing_ids.append(sel.name.value)
             walk(named, sel.selection_set, level)
 
     walk(schema.query_type, op.selection_set, 0)
@@ -138,6 +156,11 @@ def _shape_errors(doc, op) -> list[str]:
     if deepest > MAX_DEPTH:
         errors.append(
             f"Bulk queries cannot contain connections with a nesting depth greater than {MAX_DEPTH}."
+        )
+    if missing_ids:
+        errors.append(
+            "The parent 'node' field for a nested connection must select the 'id' field. "
+            f"Connection fields without 'id': {', '.join(missing_ids)}."
         )
     return errors
 

@@ -106,6 +106,10 @@ def test_result_is_downloadable_from_the_url_through_the_shop_host(h: Harness):
         ("{ shop { name } }", "at least one connection"),
         ("{ customers { edges { node { nope } } } }", "Cannot query field 'nope'"),
         (
+            "{ customers { edges { node { email orders { edges { node { id } } } } } } }",
+            "must select the 'id' field",
+        ),
+        (
             "{ customers { edges { node { orders { edges { node {"
             " lineItems { edges { node { id } } } } } } } } } }",
             "nesting depth greater than 2",
