@@ -149,7 +149,9 @@ def run_graphql(state: EmulatorState, shop_domain: str, token: str | None, body:
                 # An emulator bug, not Shopify behaviour: make it loud in logs and recognisable in the body.
                 log.error("emulator resolver crashed at %s", err.path, exc_info=err.original_error)
                 err.extensions = {**(err.extensions or {}), "code": "INTERNAL_SERVER_ERROR"}
-        payload["errors"] = [_format_error(e) for e in result.errors]
+        # Errors before execution (no path, no data) are variable coercion failures.
+        default = "INVALID_VARIABLE" if result.data is None else None
+        payload["errors"] = [_format_error(e, default if not e.path else None) for e in result.errors]
     payload["data"] = result.data
     extensions: dict[str, Any] = {"cost": cost_extension(requested, actual, shop.bucket)}
     if ctx.search_warnings:

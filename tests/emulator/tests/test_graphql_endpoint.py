@@ -119,3 +119,11 @@ def test_a_crashing_resolver_is_flagged_not_disguised(h: Harness, monkeypatch):
     monkeypatch.setitem(dispatch.QUERY_RESOLVERS, "shop", boom)
     body = h.gql("{ shop { name } }")
     assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+
+
+def test_variables_of_the_wrong_type_are_rejected_with_invalid_variable(h: Harness):
+    body = h.gql("query($n: Int!) { customers(first: $n) { nodes { id } } }", {"n": "ten"})
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
+    assert body["extensions"]["cost"]["actualQueryCost"] == 0
+    missing = h.gql("query($id: ID!) { customer(id: $id) { id } }", {})
+    assert missing["errors"][0]["extensions"]["code"] == "INVALID_VARIABLE"
