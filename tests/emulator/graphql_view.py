@@ -21,7 +21,6 @@ from tests.emulator.resolvers.dispatch import execute_document
 from tests.emulator.schema import (
     API_VERSION,
     implied_scopes,
-    is_mutation,
     operation_for,
     parse_document,
     validate,
@@ -88,7 +87,8 @@ def run_graphql(state: EmulatorState, shop_domain: str, token: str | None, body:
         return 401, {"errors": INVALID_TOKEN}
     if not isinstance(body, dict) or not isinstance(body.get("query"), str) or not body["query"].strip():
         return 400, {"errors": {"query": "Required parameter missing or invalid"}}
-    shop.graphql_calls += 1
+    with state.lock:  # counters are read by concurrent tests
+        shop.graphql_calls += 1
     query, variables = body["query"], body.get("variables") or {}
     operation_name = body.get("operationName") or None
     no_cost = cost_extension(0, 0, shop.bucket)
@@ -122,7 +122,8 @@ def run_graphql(state: EmulatorState, shop_domain: str, token: str | None, body:
             "extensions": {"cost": cost_extension(requested, None, shop.bucket)},
         }
     if not shop.bucket.try_take(requested):
-        shop.throttled_count += 1
+        with state.lock:
+            shop.throttled_count += 1
         return 200, {
             "errors": [
                 {
@@ -139,8 +140,6 @@ def run_graphql(state: EmulatorState, shop_domain: str, token: str | None, body:
     with state.lock:
         result = execute_document(ctx, doc, operation_name, variables)
     actual = actual_cost(doc, op, variables, result.data) if result.data is not None else 0
-    if is_mutation(op) and result.data is None:
-        actual = 0
     shop.bucket.refund(requested - actual)
     payload: dict[str, Any] = {}
     if result.errors:
