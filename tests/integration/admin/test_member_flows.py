@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import httpx
+
 from app.domain.identity import email_hash, phone_hash
 from app.i18n import catalogue
 from app.models import Member, Shop
@@ -106,3 +108,26 @@ def test_actions_without_a_session_token_are_refused(client, installed, session)
     response = client.post(f"/members/{who.id}/points", data={"points": "5", "reason": "x", "key": "k"})
     assert response.status_code == 401
     assert response.headers["X-Shopify-Retry-Invalid-Session-Request"] == "1"
+
+
+def test_name_search_asks_shopify_and_stores_no_name(admin, installed, session, emulator_state):
+    shopify = emulator_state.shop("test-shop.myshopify.com")
+    hanako = shopify.add_customer(first_name="花子", last_name="佐藤", email="hanako@example.jp")
+    shopify.add_customer(first_name="太郎", last_name="鈴木")
+    target = member(session, installed, shopify_customer_id=str(hanako["id"]))
+    html = admin.html("/members", "ja", q="佐藤")
+    assert 'data-search-kind="name"' in html
+    assert f'data-member-id="{target.id}"' in html and "花子" in html
+    assert html.count("data-member-id=") == 1
+    session.refresh(target)
+    assert "佐藤" not in repr(vars(target))  # shown, never stored
+
+
+def test_name_search_says_so_when_shopify_refuses(admin, installed, app):
+    # What Shopify answers an app without protected customer data access to names.
+    denied = {
+        "errors": [{"message": "Access denied for customers field.", "extensions": {"code": "ACCESS_DENIED"}}]
+    }
+    app.config["SHOPIFY_TRANSPORT"] = httpx.MockTransport(lambda request: httpx.Response(200, json=denied))
+    html = admin.html("/members", "en", q="Sato")
+    assert catalogue("en")["members.name_search_unavailable"] in html
