@@ -111,3 +111,10 @@ def resolve_discount_code_basic_create(ctx: RequestContext, info, basicCodeDisco
     }
     shop.discounts[did] = disc
     return {"codeDiscountNode": discount_node(ctx, disc), "userErrors": []}
+
+
+def resolve_code_discount_node_by_code(ctx: RequestContext, info, code: str) -> dict | None:
+    """`codeDiscountNodeByCode`: find a code again (e.g. after a crash between create and commit)."""
+    wanted = code.strip().lower()
+    disc = next((d for d in ctx.shop.discounts.values() if d["code"].lower() == wanted), None)
+    return discount_node(ctx, disc) if disc else None

@@ -35,6 +35,7 @@ QUERY_RESOLVERS: dict[str, Resolver] = {
     "bulkOperation": bulk.resolve_bulk_operation,
     "currentBulkOperation": bulk.resolve_current_bulk_operation,
     "webhookSubscriptions": app.resolve_webhook_subscriptions,
+    "codeDiscountNodeByCode": discounts.resolve_code_discount_node_by_code,
 }
 
 MUTATION_RESOLVERS: dict[str, Resolver] = {

@@ -112,6 +112,9 @@ def test_discount_code_for_one_customer():
         {"customer": {"id": c["id"]}, "discount_codes": [{"code": "tsunagu-abc", "amount": "500"}]}
     )
     assert h.shop.discounts[1]["usage_count"] == 1
+    found = h.data('{ codeDiscountNodeByCode(code: "tsunagu-abc") { id } }')["codeDiscountNodeByCode"]
+    assert found == {"id": node["id"]}
+    assert h.data('{ codeDiscountNodeByCode(code: "NOPE") { id } }')["codeDiscountNodeByCode"] is None
 
 
 def test_first_and_last_order_compare_instants_across_offsets():
