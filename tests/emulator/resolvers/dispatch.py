@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from graphql import DocumentNode, ExecutionResult, GraphQLResolveInfo, execute
+from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLResolveInfo, execute
 
 from tests.emulator.resolvers import app, bulk, customers, discounts, metafields, orders, segments, shop
 from tests.emulator.resolvers.common import RequestContext, access_denied, not_emulated
@@ -55,6 +55,26 @@ MUTATION_RESOLVERS: dict[str, Resolver] = {
 }
 
 
+# Every list argument holds at most 250 items (https://shopify.dev/docs/api/usage/limits).
+MAX_INPUT_ARRAY = 250
+
+
+def _check_input_sizes(value: Any) -> None:
+    """Shopify's MAX_INPUT_SIZE_EXCEEDED for any list input longer than 250, however deep."""
+    if isinstance(value, list):
+        if len(value) > MAX_INPUT_ARRAY:
+            raise GraphQLError(
+                f"The input array size of {len(value)} is greater than the maximum allowed of "
+                f"{MAX_INPUT_ARRAY}.",
+                extensions={"code": "MAX_INPUT_SIZE_EXCEEDED"},
+            )
+        for item in value:
+            _check_input_sizes(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_input_sizes(item)
+
+
 class _Root:
     """The root value: marks root fields for dispatch."""
 
@@ -75,6 +95,7 @@ def field_resolver(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
         fn = table.get(name)
         if fn is None:
             raise not_emulated(name)
+        _check_input_sizes(args)
         return fn(ctx, info, **args)
     if isinstance(source, dict):
         if name not in source:

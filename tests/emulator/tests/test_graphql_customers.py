@@ -124,3 +124,11 @@ def test_backwards_pagination_with_last_and_before(h: Harness):
     assert (page["pageInfo"]["hasPreviousPage"], page["pageInfo"]["hasNextPage"]) == (False, True)
     body = h.gql("{ customers(last: 2) { nodes { id } } }")
     assert body["errors"][0]["message"] == "using last without before is not supported"
+
+
+def test_list_inputs_over_250_items_are_rejected(h: Harness):
+    q = """mutation($tags: [String!]!) { tagsAdd(id: "gid://shopify/Customer/1", tags: $tags) {
+      userErrors { message } } }"""
+    body = h.gql(q, {"tags": [f"t{i}" for i in range(251)]})
+    assert body["errors"][0]["extensions"]["code"] == "MAX_INPUT_SIZE_EXCEEDED"
+    assert h.shop.customer_tags(1) == ["VIP"]
