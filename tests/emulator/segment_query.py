@@ -61,6 +61,31 @@ BUILTIN_FILTERS = (
     FilterSpec("last_order_date", "date", "Last order date"),
     FilterSpec("customer_added_date", "date", "Customer added date"),
 )
+# Real Shopify filters the emulator does not evaluate: a query using one fails as "not emulated"
+# instead of pretending Shopify would reject it (or silently matching nobody).
+NOT_EMULATED_FILTERS = frozenset(
+    {
+        "email_subscription_status",
+        "sms_subscription_status",
+        "customer_email_domain",
+        "customer_language",
+        "customer_cities",
+        "customer_regions",
+        "customer_countries",
+        "customer_within_distance",
+        "customer_account_status",
+        "companies",
+        "predicted_spend_tier",
+        "rfm_group",
+        "abandoned_checkout_date",
+        "products_purchased",
+        "orders_placed",
+        "shopify_email.opened",
+        "shopify_email.clicked",
+        "store_credit_accounts",
+        "storefront.product_viewed",
+    }
+)
 _KIND_OF_TYPE = {
     "number_integer": "integer",
     "number_decimal": "number",
@@ -206,6 +231,8 @@ class _Parser:
     def condition(self) -> Predicate:
         tok = self.take("word")
         spec = self.filters.get(tok.text)
+        if spec is None and tok.text in NOT_EMULATED_FILTERS:
+            raise self.error(f"'{tok.text}' filter is not emulated by the Tsunagu Shopify emulator.", tok)
         if spec is None:
             raise self.error(f"'{tok.text}' filter cannot be found.", tok)
         name = spec.name

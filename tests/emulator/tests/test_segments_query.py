@@ -75,6 +75,7 @@ def test_evaluation(h: Harness, query: str, expected: list[int]):
     ("query", "fragment"),
     [
         ("favourite_colour = 'blue'", "'favourite_colour' filter cannot be found"),
+        ("email_subscription_status = 'SUBSCRIBED'", "not emulated by the Tsunagu Shopify emulator"),
         ("metafields.$ns.purchase_history = 'x'", "filter cannot be found"),  # json is not segmentable
         ("metafields.custom.rank = 'gold'", "filter cannot be found"),
         ("amount_spent > 'lots'", "not a valid value"),
