@@ -9,6 +9,7 @@ from app.admin import bp
 from app.admin.forms import Form, done, invalid, refused
 from app.extensions import db
 from app.i18n import t
+from app.models.dashboard import DashboardSummary
 from app.models.sync import ShopSegment
 from app.services.shop_rules import load_rules
 from app.shopify.auth import embedded_page, session_fetch
@@ -50,12 +51,16 @@ def segments():
     )
     made = {r.handle for r in rows}
     templates = [d for d in standard_definitions(load_rules(shop).ranks) if d.handle not in made]
+    summary = db.session.get(DashboardSummary, shop.id)
+    counted = summary is not None and "segments" in summary.data and made <= set(summary.data["segments"])
     return render_template(
         "admin/segments.html",
         page_title=t("segments.title"),
         shop=shop,
         rows=rows,
-        counts=app_counts(db.session, shop),
+        # The summary's counts when it covers every segment (large shops); else counted now.
+        counts=summary.data["segments"] if counted else app_counts(db.session, shop),
+        counted_at=summary.computed_at if counted else None,
         templates=templates,
         keys=CUSTOM_KEYS,
         ops=CUSTOM_OPS,

@@ -295,6 +295,7 @@ def compute_summary(session: Session, shop: Shop, now: datetime) -> dict[str, An
     return {
         "v": 2,
         "members": _member_counts(session, shop),
+        "segments": _segment_counts(session, shop, now),
         "freshness": latency_summary(session, shop.id, since=now - timedelta(hours=24)),
         "months": months,
         "ranks": [
@@ -310,6 +311,18 @@ def compute_summary(session: Session, shop: Shop, now: datetime) -> dict[str, An
         "spend_by_mix": {m: str(Decimal(str(s)).quantize(Decimal("0.01"))) for m, _, s in by_mix},
         "spend_by_channel": {g: [str(v) for v in values] for g, values in spend_by_channel.items()},
     }
+
+
+def _segment_counts(session: Session, shop: Shop, now: datetime) -> dict[str, int]:
+    """Members per segment from the app's own data (a projection of every member: too slow for a page)."""
+    from app.services.segment_templates import SegmentDefinitionError
+    from app.services.segments import app_counts
+
+    try:
+        return app_counts(session, shop, now)
+    except SegmentDefinitionError:  # a stored definition the app can no longer read: shown as unknown
+        log.warning("segment counts for shop %d skipped: unreadable definition", shop.id)
+        return {}
 
 
 def _avg(total: Any, count: int) -> Decimal:
