@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 import time
 
@@ -16,6 +17,9 @@ from bench.common import render_table, write_results
 
 BENCHMARKS = {
     "B1": "bench.webhook_ack",
+    "B2": "bench.freshness",
+    "B3": "bench.api_efficiency",
+    "B4": "bench.backfill_throughput",
 }
 
 
@@ -28,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", action="append", help="run only these (e.g. --only B1)")
     args = parser.parse_args(argv)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per Admin API call otherwise
     figures = []
     for key, module in BENCHMARKS.items():
         if args.only and key not in args.only:

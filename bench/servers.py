@@ -53,7 +53,7 @@ def gunicorn(
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded 2-core machine imports the app slowly
         while True:
             try:
                 if httpx.get(base + ready_path, timeout=1).status_code in ready_status:

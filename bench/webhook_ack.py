@@ -9,7 +9,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -19,14 +18,16 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from bench.common import Figure, summary
+from bench.database import app_env, bench_database
 from bench.servers import ROOT, gunicorn
-from tests.db import DEFAULT_PG_URL, throwaway_database
 
 SAMPLE = ROOT.parent / "shared" / "shopify" / "payloads" / "orders_create.json"
 SHOP = "bench-shop.myshopify.com"
 SECRET = "bench-api-secret"
-# A rate counts as sustained while p99 stays under this and every request is answered 200.
-SUSTAINED_P99_MS = 100.0
+# A rate counts as sustained while every request is answered 200 and p99 stays under this: a server that
+# cannot keep up builds a queue that reaches seconds within a run, while scheduling noise on a shared
+# 2-core machine alone costs a few hundred milliseconds at p99.
+SUSTAINED_P99_MS = 500.0
 INSERT_SHOP = text(
     "INSERT INTO shops (domain, status, plan, currency, timezone, granted_scopes, settings, installed_at,"
     " created_at) VALUES (:d, 'installed', 'standard', 'JPY', 'Asia/Tokyo', '', '{}', now(), now())"
@@ -92,26 +93,9 @@ def run(full: bool = False) -> list[Figure]:
     seconds = 20.0 if full else 5.0
     rates = [50, 200, 400]
     ramp = [600, 800, 1000, 1300, 1600] if full else [600, 800]
-    os.environ.setdefault("TEST_DATABASE_URL", DEFAULT_PG_URL)
     figures: list[Figure] = []
-    with throwaway_database() as db_url, tempfile.TemporaryDirectory() as tmp:
-        env = dict(
-            os.environ,
-            TSUNAGU_ENV="testing",
-            DATABASE_URL=db_url,
-            SHOPIFY_API_KEY="bench-api-key",
-            SHOPIFY_API_SECRET=SECRET,
-            TOKEN_ENCRYPTION_KEYS=base64.b64encode(b"k" * 32).decode(),
-            APP_URL="http://127.0.0.1",
-            FLASK_APP="app:create_app",
-        )
-        subprocess.run(
-            [sys.executable, "-m", "flask", "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+    with bench_database() as db_url, tempfile.TemporaryDirectory() as tmp:
+        env = app_env(db_url, SHOPIFY_API_SECRET=SECRET)
         engine = create_engine(db_url)
         with engine.begin() as conn:
             conn.execute(INSERT_SHOP, {"d": SHOP})
@@ -122,16 +106,20 @@ def run(full: bool = False) -> list[Figure]:
                 fh.write(json.dumps(item) + "\n")
 
         results: dict[str, dict[float, dict]] = {"app": {}, "baseline": {}}
-        for name, target in (("baseline", "bench.baseline_app:app"), ("app", "app:create_app()")):
-            ready = "/healthz" if name == "app" else "/webhooks"
-            with gunicorn(target, env, ready_path=ready, ready_status=(200, 401, 405)) as base:
-                for rate in rates + ramp:
+        stopped: set[str] = set()
+        with (
+            gunicorn("bench.baseline_app:app", env, ready_path="/webhooks", ready_status=(401, 405)) as base,
+            gunicorn("app:create_app()", env) as app_base,
+        ):
+            # Interleaved, rate by rate: both sides see the same background load (the machine is shared).
+            for rate in rates + ramp:
+                for name, url in (("baseline", base), ("app", app_base)):
+                    if name in stopped:
+                        continue
                     if name == "app":
-                        with (
-                            engine.begin() as conn
-                        ):  # each rate starts from an empty inbox: same work per request
+                        with engine.begin() as conn:  # each rate starts from an empty inbox: same work
                             conn.execute(text("DELETE FROM inbox_events"))
-                    outcome = load(base + "/webhooks", rate, seconds, requests_file)
+                    outcome = load(url + "/webhooks", rate, seconds, requests_file)
                     if name == "app":
                         with engine.connect() as conn:
                             outcome["persisted"] = conn.execute(
@@ -145,7 +133,9 @@ def run(full: bool = False) -> list[Figure]:
                         flush=True,
                     )
                     if rate in ramp and not sustained(outcome):
-                        break
+                        stopped.add(name)
+                if stopped == {"app", "baseline"}:
+                    break
         engine.dispose()
 
     for rate in rates:
@@ -160,13 +150,14 @@ def run(full: bool = False) -> list[Figure]:
                 "HMAC-only",
                 "<= 50 ms" if rate == 200 else "",
                 app_run["summary"]["p99"] <= 50.0 if rate == 200 else None,
+                note=f"p50 {app_run['summary']['p50']:.1f} ms (baseline {base_run['summary']['p50']:.1f} ms)",
                 extra={"app": app_run, "baseline": base_run},
             )
         )
         lost = app_run["ok"] - app_run.get("persisted", 0)
         if lost > 0:
             figures[-1].passed = False
-            figures[-1].note = f"{lost} answered 200 without a persisted row"
+            figures[-1].note += f"; {lost} answered 200 without a persisted row"
 
     def best(name: str) -> float:
         ok = [r for r, o in results[name].items() if sustained(o)]

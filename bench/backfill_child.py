@@ -1,0 +1,108 @@
+"""B4's measured process: stream bulk JSONL over HTTP into the ledger and history, or merely parse it.
+
+    python -m bench.backfill_child --mode apply --customers-url U --orders-url U   (needs DATABASE_URL)
+    python -m bench.backfill_child --mode parse --customers-url U --orders-url U
+Prints one JSON object: seconds per file, lines, and the process's peak RSS. A process of its own, so the
+RSS is the backfill's and nothing else's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import httpx
+
+SLICE = 1000  # lines per consume() call when time-boxed (each call resumes where the last one stopped)
+
+
+def parse_only(urls: list[str]) -> dict:
+    """The floor: the same HTTP stream, every line through json.loads, nothing else."""
+    out: dict = {"seconds": [], "lines": 0}
+    with httpx.Client(timeout=None) as http:
+        for url in urls:
+            started = time.perf_counter()
+            with http.stream("GET", url) as response:
+                response.raise_for_status()
+                for raw in response.iter_lines():
+                    if raw.strip():
+                        json.loads(raw)
+                        out["lines"] += 1
+            out["seconds"].append(time.perf_counter() - started)
+    return out
+
+
+def apply(shop_domain: str, urls: list[str], totals: list[int], budget: float) -> dict:
+    """The install backfill's consume step for a customers job, then an orders job, as the app runs it.
+
+    With a `budget` (seconds per file) each file is consumed in resumable slices until it is done or the
+    budget is spent: the figures then come from that sample.
+    """
+    from app import create_app
+    from app.config import load_settings
+    from app.extensions import db
+    from app.models.shop import Shop
+    from app.models.sync import BackfillJob
+    from app.services import backfill
+
+    app = create_app(load_settings(dict(os.environ)))
+    out: dict = {"seconds": [], "lines": 0, "jobs": []}
+    with app.app_context(), httpx.Client(timeout=None) as http:
+        session = db.session
+        shop = Shop(domain=shop_domain, name="Bench", currency="JPY", timezone="Asia/Tokyo")
+        session.add(shop)
+        session.commit()
+        for kind, url, total in zip(("customers", "orders"), urls, totals, strict=True):
+            job = BackfillJob(
+                shop_id=shop.id, kind=kind, status="downloading", result_url=url, total=total, detail={}
+            )
+            session.add(job)
+            session.commit()
+            started = time.perf_counter()
+            applied = 0
+            while job.status != backfill.DONE:
+                applied += backfill.consume(session, shop, job, http, max_lines=SLICE if budget else None)
+                if budget and time.perf_counter() - started > budget:
+                    break
+            out["lines"] += applied
+            out["seconds"].append(time.perf_counter() - started)
+            out["jobs"].append(
+                {
+                    "kind": kind,
+                    "status": job.status,
+                    "lines": applied,
+                    "done": job.done,
+                    "total": total,
+                    "detail": job.detail,
+                }
+            )
+        db.engine.dispose()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=("apply", "parse"), required=True)
+    parser.add_argument("--shop", default="bench-backfill.myshopify.com")
+    parser.add_argument("--customers-url", required=True)
+    parser.add_argument("--orders-url", required=True)
+    parser.add_argument("--customers-total", type=int, default=0)
+    parser.add_argument("--orders-total", type=int, default=0)
+    parser.add_argument("--budget-seconds", type=float, default=0.0, help="per file; 0 = to the end")
+    args = parser.parse_args(argv)
+    urls = [args.customers_url, args.orders_url]
+    if args.mode == "parse":
+        result = parse_only(urls)
+    else:
+        result = apply(args.shop, urls, [args.customers_total, args.orders_total], args.budget_seconds)
+    result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    json.dump(result, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

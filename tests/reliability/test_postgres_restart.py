@@ -1,0 +1,141 @@
+"""PostgreSQL goes away for a while under webhook load: never a 200 for a delivery that was not persisted,
+and every order is credited once after the database is back (Shopify's retries bring the refused ones).
+
+Real processes: the app under gunicorn, two `flask worker`s, a private PostgreSQL cluster stopped with
+`pg_ctl -m immediate` (connections drop as in a crash) and started again; the emulator's webhook sender
+retries non-2xx answers on Shopify's schedule, compressed in time.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from app import create_app
+from app.config import load_settings
+from app.extensions import db
+from app.models import InboxEvent, LedgerTransaction, Purchase, Shop
+from tests.conftest import TEST_ENV
+from tests.emulator.webhook_sender import WebhookSender
+from tests.integration.webhooks.support import SECRET, SHOP, later, order_body
+from tests.integration.worker.processes import start_worker, stop_workers
+from tests.reliability.conftest import size
+from tests.reliability.private_postgres import PrivatePostgres, binaries
+from tests.reliability.processes import gunicorn_app
+
+RATE = size(10, 20)  # orders per second
+BEFORE, AFTER = 4, 4  # seconds of load around the outage
+OUTAGE = size(8, 30)  # seconds the database is down
+OPEN_ROWS = text("SELECT count(*) FROM inbox_events WHERE status IN ('pending', 'processing')")
+TIME_SCALE = 0.02  # Shopify's 8 retries over 4 h become ~5 min; the first few come within seconds
+
+
+def _cluster(root: Path) -> PrivatePostgres:
+    if binaries() is None:
+        pytest.skip("no PostgreSQL binaries under /usr/lib/postgresql/*/bin to run a private cluster")
+    try:
+        cluster = PrivatePostgres(root)
+        cluster.init()
+        cluster.start()
+    except (FileNotFoundError, KeyError, OSError) as exc:
+        pytest.skip(f"cannot run a private PostgreSQL cluster here: {exc}")
+    return cluster
+
+
+def _schema(url: str) -> None:
+    application = create_app(load_settings(dict(TEST_ENV, DATABASE_URL=url)))
+    with application.app_context():
+        db.create_all()
+        db.session.add(Shop(domain=SHOP, status="installed"))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.postgres  # its own cluster, so it runs once: in the PostgreSQL half of `make test`
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_database_outage_under_load_never_acknowledges_unpersisted_and_loses_nothing():
+    root = Path(tempfile.mkdtemp(prefix="tsunagu-pg-"))
+    cluster = _cluster(root)
+    try:
+        _schema(cluster.url)
+        logs = root / "logs"
+        logs.mkdir()
+        total = RATE * (BEFORE + OUTAGE + AFTER)
+        with gunicorn_app(cluster.url, logs / "web.log") as (base, _):
+            workers = [start_worker(cluster.url, logs / f"worker{i}.log", lease_seconds=10) for i in range(2)]
+            sender = WebhookSender(SECRET, base + "/webhooks", time_scale=TIME_SCALE, seed=3)
+            sender.start()
+            try:
+
+                def feed() -> None:
+                    start = time.monotonic()
+                    for i in range(total):
+                        time.sleep(max(0.0, start + i / RATE - time.monotonic()))
+                        body = order_body(
+                            300_000 + i, "5000", customer_id=80_000 + i % 97, updated_at=later(1)
+                        )
+                        sender.enqueue(SHOP, "orders/create", body)
+
+                feeder = threading.Thread(target=feed)
+                feeder.start()
+                time.sleep(BEFORE)
+                cluster.stop("immediate")
+                down_at = time.monotonic()
+                time.sleep(OUTAGE)
+                cluster.start()
+                outage = time.monotonic() - down_at
+                feeder.join()
+                deadline = time.monotonic() + 400
+                while time.monotonic() < deadline:
+                    outcomes = [d.outcome for d in sender.deliveries]
+                    if len(outcomes) == total and all(o in ("delivered", "failed") for o in outcomes):
+                        break
+                    time.sleep(0.5)
+                engine = create_engine(cluster.url)
+                while time.monotonic() < deadline:
+                    with engine.connect() as conn:
+                        open_rows = conn.execute(
+                            text(
+                                "SELECT count(*) FROM inbox_events WHERE status IN ('pending', 'processing')"
+                            )
+                        ).scalar()
+                    if open_rows == 0:
+                        break
+                    time.sleep(0.5)
+            finally:
+                sender.stop()
+                codes = stop_workers(workers)
+
+        with engine.connect() as conn:
+            persisted = set(conn.execute(select(InboxEvent.delivery_id)).scalars())
+            statuses = dict(
+                conn.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status)).all()
+            )
+            purchases = conn.execute(select(func.count()).select_from(Purchase)).scalar()
+            earns = conn.execute(
+                select(func.count()).select_from(LedgerTransaction).where(LedgerTransaction.kind == "earn")
+            ).scalar()
+        engine.dispose()
+    finally:
+        cluster.stop("fast")
+
+    attempts = [a for d in sender.deliveries for a in d.attempts]
+    acknowledged = {d.webhook_id for d in sender.deliveries if any(a.status == 200 for a in d.attempts)}
+    refused = [a for a in attempts if a.status != 200]
+    print(
+        f"\n{total} deliveries, outage {outage:.1f} s: {len(attempts)} attempts, {len(refused)} refused "
+        f"({sorted({str(a.status or a.error) for a in refused})[:6]}); inbox {statuses}"
+    )
+    assert refused, "the outage was not felt: no delivery was refused"
+    assert acknowledged - persisted == set(), "a 200 was given for a delivery that is not in the inbox"
+    assert len(acknowledged) == total and {d.outcome for d in sender.deliveries} == {"delivered"}
+    assert statuses == {"done": total}
+    assert purchases == total and earns == total
+    assert codes == [0, 0]
