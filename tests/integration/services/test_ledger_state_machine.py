@@ -145,10 +145,6 @@ class LedgerMachine(RuleBasedStateMachine):
         row = by_shopify_id(self.session, self.shop, customer)
         return active_member(self.session, row) if row is not None else None
 
-    def active_members(self) -> list[Member]:
-        stmt = select(Member).where(Member.shop_id == self.shop.id, Member.status == "active")
-        return list(self.session.scalars(stmt))
-
     # -- rules -----------------------------------------------------------------------------------------------
 
     @initialize(
@@ -422,6 +418,7 @@ def machine_app(app):
         db.engine.dispose()
 
 
+@pytest.mark.timeout(1800)  # 200 examples x 50 steps: minutes on a busy machine, not seconds
 def test_ledger_state_machine(machine_app):
     LedgerMachine.flask_app = machine_app
     run_state_machine_as_test(LedgerMachine, settings=settings(stateful_step_count=50))
