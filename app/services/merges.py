@@ -97,7 +97,8 @@ def accept_review(
         raise ValueError("the chosen member is not one of the review's candidates")
     store_member = session.get(Member, review.member_id)
     candidate = session.get(Member, member_id)
-    assert store_member is not None and candidate is not None
+    if store_member is None or candidate is None or candidate.status != "active":
+        raise ValueError("that member no longer exists (merged, deleted or redacted)")
     # The Shopify-backed member survives, so its customer id and metafields stay where Shopify has them.
     survivor, merged = (
         (candidate, store_member) if candidate.shopify_customer_id else (store_member, candidate)
