@@ -27,6 +27,7 @@ from app.webhooks.normalise import (
     order_from_rest,
     refund_from_rest,
 )
+from app.webhooks.normalise_graphql import order_from_graphql
 
 Handler = Callable[[Session, Shop, InboxEvent, dict[str, Any]], str]
 
@@ -87,6 +88,12 @@ def scopes_updated(session: Session, shop: Shop, row: InboxEvent, body: dict[str
     return DONE
 
 
+def reconciled_order(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
+    """An order found by reconciliation (a GraphQL Order node): the same PurchaseEvent path as webhooks."""
+    apply_purchase(session, shop, order_from_graphql(body, shop.domain))
+    return DONE
+
+
 HANDLERS: dict[str, Handler] = {
     "orders/create": order,
     "orders/updated": order,
@@ -109,10 +116,13 @@ COMPLIANCE_HANDLERS: dict[str, Callable[[Session, Shop | None, InboxEvent, dict[
     "shop/redact": compliance.shop_redact,
 }
 
+# Topics a webhook may carry; anything else is recorded as ignored.
 KNOWN_TOPICS = frozenset(HANDLERS) | COMPLIANCE_TOPICS
+# Rows the app writes itself (never accepted from a webhook), by their inbox source.
+INTERNAL_HANDLERS: dict[tuple[str, str], Handler] = {("reconcile", "orders/reconciled"): reconciled_order}
 
 # Smaregi rows (source "smaregi", topic = the Smaregi-Event header) go to the store side (issue 8).
-HANDLERS.update(SMAREGI_HANDLERS)
+INTERNAL_HANDLERS.update({("smaregi", topic): handler for topic, handler in SMAREGI_HANDLERS.items()})
 
 
 def dispatch(session: Session, row: InboxEvent) -> str:
@@ -126,7 +136,9 @@ def dispatch(session: Session, row: InboxEvent) -> str:
     shop = session.scalar(select(Shop).where(Shop.domain == row.shop_domain))
     if row.topic in COMPLIANCE_HANDLERS:
         return COMPLIANCE_HANDLERS[row.topic](session, shop, row, body)
-    handler = HANDLERS.get(row.topic)
+    handler = (
+        HANDLERS.get(row.topic) if row.source == "shopify" else INTERNAL_HANDLERS.get((row.source, row.topic))
+    )
     if handler is None or shop is None or not shop.is_installed:
         return IGNORED
     return handler(session, shop, row, body)

@@ -87,3 +87,13 @@ def relax_durability(db) -> None:
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     db.engine.dispose()  # new connections pick the setting up
+
+
+def wait_until_started(log_path: Path, timeout: float) -> None:
+    """Block until the worker printed that its loop started."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log_path.exists() and b": started" in log_path.read_bytes():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"worker did not start within {timeout} s ({log_path.name})")
