@@ -125,7 +125,7 @@ def test_token_version_moves_on_every_refresh(app, session, emulator):
     assert session.get(ShopToken, shop.id).version == version + 1
 
 
-def test_revoked_refresh_token_drops_the_pair_and_asks_for_the_app_to_be_opened(app, session, emulator):
+def test_revoked_refresh_token_drops_the_pair_until_the_app_is_opened(app, session, client, emulator):
     shop = exchange_id_token(SHOP_A, emulator.mint(SHOP_A))
     emulator.state.tokens.revoke(SHOP_A)
     _expire_in_db(shop.id)
@@ -133,6 +133,10 @@ def test_revoked_refresh_token_drops_the_pair_and_asks_for_the_app_to_be_opened(
         AdminClient(shop).execute("shop_details")
     session.expire_all()
     assert session.get(ShopToken, shop.id) is None
+    # The merchant opens the app: the next page load exchanges a fresh pair and calls work again.
+    assert client.get(emulator.page_url(SHOP_A, id_token=emulator.mint(SHOP_A))).status_code == 200
+    assert emulator.state.tokens.exchange_count[SHOP_A] == 2
+    assert AdminClient(shop).execute("shop_details")["shop"]["currencyCode"] == "JPY"
 
 
 def test_a_rejected_token_someone_else_already_replaced_is_not_refreshed_again(app, session, emulator):
