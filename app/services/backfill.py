@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.domain.events import CustomerEvent, PurchaseEvent
 from app.models.shop import Shop
 from app.models.sync import BackfillJob
 from app.models.types import utcnow
@@ -124,11 +125,12 @@ def consume(
             row = json.loads(raw)
             roots += "__parentId" not in row
             try:
-                with session.begin_nested():
-                    _apply(session, shop, job.kind, row, now())
+                event = _event(job.kind, row, shop.domain)
             except NormaliseError as exc:  # one unusable row must not stop the backfill
                 errors += 1
                 log.warning("backfill %s line %s skipped: %s", job.id, number, exc)
+            else:
+                _apply(session, shop, job.kind, event, now())
             applied += 1
             if applied % CHUNK == 0:
                 _checkpoint(session, job, last, roots, errors, started, start_lines, clock)
@@ -141,11 +143,16 @@ def consume(
     return applied
 
 
-def _apply(session: Session, shop: Shop, kind: str, row: dict[str, Any], now: datetime) -> None:
+def _event(kind: str, row: dict[str, Any], shop_domain: str) -> PurchaseEvent | CustomerEvent:
+    """Normalise before touching the database, so a bad row needs no savepoint to be skipped."""
+    return order_event(row, shop_domain) if kind == "orders" else customer_event(row, shop_domain)
+
+
+def _apply(session: Session, shop: Shop, kind: str, event: Any, now: datetime) -> None:
     if kind == "orders":
-        apply_purchase(session, shop, order_event(row, shop.domain), now=now)
+        apply_purchase(session, shop, event, now=now)
     else:
-        apply_customer(session, shop, customer_event(row, shop.domain), now=now)
+        apply_customer(session, shop, event, now=now)
 
 
 def _checkpoint(
