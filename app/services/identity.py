@@ -196,11 +196,11 @@ def member_for_customer(
     phone: str | None = None,
 ) -> Member | None:
     """The member of a Shopify customer, created (or a store-only member linked) on first sight."""
-    if is_tombstoned(session, shop, shopify_customer_id):
-        return None
     row = by_shopify_id(session, shop, shopify_customer_id)
     if row is not None:
-        return active_member(session, row)
+        return active_member(session, row)  # redaction deletes the row, so a known row is never tombstoned
+    if is_tombstoned(session, shop, shopify_customer_id):
+        return None
     decision = match(session, shop, code=None, email=email, phone=phone, only_store_members=True)
     if decision.outcome == "matched":
         # The store member is this customer: give it the Shopify id instead of creating a second member.
