@@ -257,3 +257,15 @@ def test_a_link_token_works_once(client, session, shop, line_connected):
     other = "U" + "f" * 32
     line_post(client, [text_event(other, "連携 " + token)])  # e.g. a screenshot of the message, replayed
     assert session.scalars(select(LineLink.line_user_id)).all() == [USER]
+
+
+def test_the_consoles_verify_request_is_answered(client, session, shop, line_connected):
+    assert line_post(client, []).status_code == 200  # "Verify" in the LINE console sends no events
+
+
+def test_an_unknown_shop_is_refused(client, session, shop, line_connected):
+    headers, body = signed_webhook(LINE_SECRET, [])
+    assert (
+        client.post("/integrations/line/webhooks/other.myshopify.com", data=body, headers=headers).status_code
+        == 401
+    )
