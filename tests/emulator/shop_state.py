@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,14 @@ def gid(kind: str, numeric_id: int | str) -> str:
 
 def gid_parts(value: str) -> tuple[str, int] | None:
     """(`Customer`, 42) from `gid://shopify/Customer/42`; None when malformed."""
+    return _gid_parts(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=65_536)
+def _gid_parts(value: str) -> tuple[str, int] | None:
+    """Parsed once per distinct gid: the sync pushes the same owners over and over."""
     prefix = "gid://shopify/"
-    if not isinstance(value, str) or not value.startswith(prefix):
+    if not value.startswith(prefix):
         return None
     kind, _, num = value[len(prefix) :].partition("/")
     num = num.split("?", 1)[0]
