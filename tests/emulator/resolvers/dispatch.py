@@ -12,7 +12,17 @@ from typing import Any
 
 from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLResolveInfo, execute
 
-from tests.emulator.resolvers import app, bulk, customers, discounts, metafields, orders, segments, shop
+from tests.emulator.resolvers import (
+    app,
+    bulk,
+    customers,
+    discounts,
+    metafields,
+    nodes,
+    orders,
+    segments,
+    shop,
+)
 from tests.emulator.resolvers.common import RequestContext, access_denied, not_emulated
 from tests.emulator.schema import field_requirements, load_schema
 
@@ -36,6 +46,8 @@ QUERY_RESOLVERS: dict[str, Resolver] = {
     "currentBulkOperation": bulk.resolve_current_bulk_operation,
     "webhookSubscriptions": app.resolve_webhook_subscriptions,
     "codeDiscountNodeByCode": discounts.resolve_code_discount_node_by_code,
+    "node": nodes.resolve_node,
+    "nodes": nodes.resolve_nodes,
 }
 
 MUTATION_RESOLVERS: dict[str, Resolver] = {

@@ -130,3 +130,20 @@ def test_refund_transactions_and_money_totals(h: Harness):
             "amountSet": {"shopMoney": {"amount": "1000.0"}},
         }
     ]
+
+
+def test_node_and_nodes_resolve_modelled_kinds(h: Harness):
+    data = h.data(
+        """{ node(id: "gid://shopify/Order/3") { id ... on Order { sourceName } }
+             nodes(ids: ["gid://shopify/Customer/1", "gid://shopify/Customer/99",
+                         "gid://shopify/Location/1"]) {
+               __typename ... on Customer { firstName } ... on Location { name } } }"""
+    )
+    assert data["node"] == {"id": "gid://shopify/Order/3", "sourceName": "web"}
+    assert data["nodes"] == [
+        {"__typename": "Customer", "firstName": "Taro"},
+        None,
+        {"__typename": "Location", "name": "Ginza"},
+    ]
+    body = h.gql('{ node(id: "gid://shopify/Product/1") { id } }')
+    assert "not emulated" in body["errors"][0]["message"]
