@@ -154,13 +154,13 @@ def _tags(tags: list[str]) -> list[str]:
     return out
 
 
-def _tag_target(ctx: RequestContext, node_id: str) -> dict | None:
+def _tag_target(ctx: RequestContext, node_id: str, field_name: str) -> dict | None:
     cid = require_gid(node_id, "Customer")
     if cid is None:
         kind = node_id.split("/")[-2] if node_id.count("/") >= 3 else node_id
         raise not_emulated(f"tags on {kind}")
     if "write_customers" not in ctx.granted:
-        raise access_denied("tagsAdd", "`write_customers` access scope.")
+        raise access_denied(field_name, "`write_customers` access scope.")
     return ctx.shop.customers.get(cid)
 
 
@@ -173,7 +173,7 @@ def _changed_tags(ctx: RequestContext, cust: dict, before: list[str]) -> dict:
 
 def resolve_tags_add(ctx: RequestContext, info, id: str, tags: list[str]) -> dict:
     """`tagsAdd`: union, case-insensitive like Shopify, 255 chars a tag."""
-    cust = _tag_target(ctx, id)
+    cust = _tag_target(ctx, id, "tagsAdd")
     if cust is None:
         return {"node": None, "userErrors": [{"field": ["id"], "message": "Customer does not exist"}]}
     new = _tags(tags)
@@ -188,7 +188,7 @@ def resolve_tags_add(ctx: RequestContext, info, id: str, tags: list[str]) -> dic
 
 def resolve_tags_remove(ctx: RequestContext, info, id: str, tags: list[str]) -> dict:
     """`tagsRemove`."""
-    cust = _tag_target(ctx, id)
+    cust = _tag_target(ctx, id, "tagsRemove")
     if cust is None:
         return {"node": None, "userErrors": [{"field": ["id"], "message": "Customer does not exist"}]}
     drop = {t.lower() for t in _tags(tags)}
