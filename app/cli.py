@@ -40,9 +40,14 @@ def register_cli(app: Flask) -> None:
             config = replace(config, retry=replace(config.retry, max_attempts=max_attempts))
         periodic = None
         if not no_reconcile and not once:
+            from app.integrations.periodic import run_due as store_run_due
             from app.services.reconcile import run_due
 
-            periodic = run_due
+            def periodic() -> None:
+                # issue 8's store side (LINE outbox, Smaregi pull) first: it contains one shop's failure.
+                store_run_due()
+                run_due()
+
         loop = Worker(current_app._get_current_object(), config, periodic=periodic)  # type: ignore[attr-defined]
 
         def stop(signum, frame):  # SIGTERM/SIGINT: finish the current row, then leave
