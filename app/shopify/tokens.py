@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.models import Shop, ShopToken
 from app.models.types import utcnow
-from app.shopify.crypto import cipher_for, token_aad
+from app.shopify.crypto import TokenDecryptError, cipher_for, token_aad
 from app.shopify.errors import ShopifyAuthError, ShopifyUnavailable
 from app.shopify.http import shopify_http_client
 from app.shopify.sdk import settings, shop_name, shopify_app
@@ -140,7 +140,13 @@ def access_token_for(shop: Shop, *, rejected: str | None = None) -> str:
             if row is None:
                 raise ShopifyAuthError("the shop has no access token; the merchant must open the app")
             cipher = _cipher()
-            access = cipher.decrypt(row.access_token_enc, token_aad(shop.id, "access"))
+            try:
+                access = cipher.decrypt(row.access_token_enc, token_aad(shop.id, "access"))
+            except TokenDecryptError as exc:
+                log.error("token of shop %s cannot be decrypted: check TOKEN_ENCRYPTION_KEYS", shop.id)
+                raise ShopifyAuthError(
+                    "the stored token cannot be decrypted with the configured keys"
+                ) from exc
             was_rejected = rejected is not None and hmac.compare_digest(access, rejected)
             if not was_rejected and not _expires_soon(row):
                 return access

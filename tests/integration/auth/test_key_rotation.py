@@ -11,6 +11,7 @@ import pytest
 from app.models import ShopToken
 from app.models.types import utcnow
 from app.shopify.crypto import cipher_for, token_aad
+from app.shopify.errors import ShopifyAuthError
 from app.shopify.tokens import TokenGrant, access_token_for, store_grant
 
 NEW_KEY = base64.b64encode(b"n" * 32).decode()
@@ -51,3 +52,18 @@ def test_tokens_stay_readable_while_both_keys_are_configured(app, session, shop,
     session.commit()
     app.config["SETTINGS"] = rotated_settings  # new key first, old key still listed: old rows decrypt
     assert access_token_for(shop) == "shpat_y"
+
+
+def test_rows_under_a_dropped_key_are_reported_not_lost(app, session, shop, rotated_settings):
+    store_grant(session, shop, TokenGrant("shpat_z", "", utcnow() + timedelta(hours=1), None, None))
+    session.commit()
+    blob = session.get(ShopToken, shop.id).access_token_enc
+    app.config["SETTINGS"] = dataclasses.replace(rotated_settings, token_encryption_keys=(NEW_KEY,))
+
+    result = app.test_cli_runner().invoke(args=["rotate-token-keys"])
+    assert result.exit_code == 1
+    assert "1 row(s) are under a key that is not configured" in result.output
+    session.expire_all()
+    assert session.get(ShopToken, shop.id).access_token_enc == blob
+    with pytest.raises(ShopifyAuthError):
+        access_token_for(shop)
