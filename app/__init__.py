@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
+        IDENTITY_HASH_KEY=settings.identity_hash_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # webhook bodies over 2 MB get 413 (issue 10)

@@ -18,6 +18,7 @@ REQUIRED_IN_PRODUCTION = (
     "SHOPIFY_API_KEY",
     "SHOPIFY_API_SECRET",
     "TOKEN_ENCRYPTION_KEYS",
+    "IDENTITY_HASH_KEY",
     "APP_URL",
     "DATABASE_URL",
 )
@@ -42,6 +43,9 @@ class Settings:
     admin_origin: str | None
     app_bridge_url: str
     secret_key: str
+    # Keys the phone/email/customer-id hashes used for matching and redaction tombstones. It must never
+    # change (a new key makes every stored hash unmatchable), so it is separate from the rotating API secret.
+    identity_hash_key: str
 
     @property
     def is_production(self) -> bool:
@@ -104,4 +108,5 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         admin_origin=(get("SHOPIFY_ADMIN_ORIGIN") or "").rstrip("/") or None,
         app_bridge_url=get("SHOPIFY_APP_BRIDGE_URL") or DEFAULT_APP_BRIDGE_URL,
         secret_key=secret_key,
+        identity_hash_key=get("IDENTITY_HASH_KEY") or local_secret("IDENTITY_HASH_KEY"),
     )

@@ -9,13 +9,15 @@ PRODUCTION = {
     "SHOPIFY_API_KEY": "key",
     "SHOPIFY_API_SECRET": "secret",
     "TOKEN_ENCRYPTION_KEYS": "k1,k2",
+    "IDENTITY_HASH_KEY": "stable-identity-key",
     "APP_URL": "https://app.example.com/",
     "DATABASE_URL": "postgres://u@db/tsunagu",
 }
 
 
 @pytest.mark.parametrize(
-    "missing", ["SHOPIFY_API_SECRET", "TOKEN_ENCRYPTION_KEYS", "SHOPIFY_API_KEY", "DATABASE_URL"]
+    "missing",
+    ["SHOPIFY_API_SECRET", "TOKEN_ENCRYPTION_KEYS", "IDENTITY_HASH_KEY", "SHOPIFY_API_KEY", "DATABASE_URL"],
 )
 def test_production_refuses_to_start_without_a_secret(missing):
     env = {k: v for k, v in PRODUCTION.items() if k != missing}
