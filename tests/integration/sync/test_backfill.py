@@ -40,7 +40,7 @@ def run_to_end(world, http, max_lines=None):
 
 @pytest.fixture
 def demo(world):
-    summary = load_into(world.state, DOMAIN, scale=0.03)
+    summary = load_into(world.state, DOMAIN, scale=0.01)
     with shopify_http_client(current_app.config["SETTINGS"]) as http:
         yield summary, http
 
@@ -62,18 +62,18 @@ def test_backfill_credits_every_order_once_and_resumes_after_a_crash(world, demo
 
     def crashing(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 250:
+        if calls["n"] == 120:
             raise RuntimeError("killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(backfill, "CHUNK", 100)
+    monkeypatch.setattr(backfill, "CHUNK", 50)
     monkeypatch.setattr(backfill, "_apply", crashing)
     with pytest.raises(RuntimeError):
         backfill.consume(world.session, world.shop, orders, http)
     world.session.rollback()
     monkeypatch.setattr(backfill, "_apply", real)
     world.session.expire_all()
-    assert orders.lines_consumed == 200 and orders.status == "downloading"
+    assert orders.lines_consumed == 100 and orders.status == "downloading"
 
     run_to_end(world, http)  # a restarted process picks the job up where the last commit left it
     assert orders.status == "done" and orders.done == orders.total == summary.orders
