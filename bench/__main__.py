@@ -20,6 +20,7 @@ BENCHMARKS = {
     "B2": "bench.freshness",
     "B3": "bench.api_efficiency",
     "B4": "bench.backfill_throughput",
+    "B5": "bench.dashboard_home",  # the dashboard engineer's module (issue 7)
 }
 
 

@@ -86,7 +86,7 @@ def run(full: bool = False) -> list[Figure]:
     from tests.emulator.state import EmulatorState
     from tests.emulator.transport import emulator_transport
 
-    members, rounds = (1000, 3) if full else (150, 2)
+    members, rounds = (500, 3) if full else (150, 2)
     results = {}
     with bench_database() as db_url:
         app = create_app(load_settings(app_env(db_url)))

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import count
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bench.database import BENCH_KEY, BENCH_SECRET
 from tests.emulator.cost import PLAN_RESTORE_RATES
@@ -34,6 +34,11 @@ from tests.emulator.state import EmulatorState
 from tests.emulator.webhook_sender import WebhookSender
 
 WATCHED_KEY = "purchase_count"
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_request(self, code="-", size="-"):  # one line per Admin API call otherwise
+        pass
 
 
 class Visibility:
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         shop.add_location(store.name, id=store.id)
     customers = [shop.add_customer(**c) for c in iter_customers(spec)]
     grant = state.tokens.issue_offline(args.shop, set(state.config.scopes), expiring=False)
-    server = make_server("127.0.0.1", 0, create_emulator(state), threaded=True)
+    server = make_server("127.0.0.1", 0, create_emulator(state), threaded=True, request_handler=QuietHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     shopper = Shopper(state, args.shop, spec, customers)
     print(

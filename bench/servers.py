@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+LOGS = Path(tempfile.gettempdir()) / "tsunagu-bench" / "logs"
 
 
 def free_port() -> int:
@@ -50,7 +52,12 @@ def gunicorn(
         "warning",
         target,
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"gunicorn-{port}.log"  # the app logs a line per webhook: kept out of the table
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120  # a loaded 2-core machine imports the app slowly
@@ -61,7 +68,7 @@ def gunicorn(
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{target} did not start")
+                raise RuntimeError(f"{target} did not start; see {log_path}")
             time.sleep(0.1)
         yield base
     finally:
