@@ -76,6 +76,9 @@ def _status(session: Session, shop: Shop) -> ShopSyncStatus:
         session.execute(
             insert(ShopSyncStatus).values(shop_id=shop.id, throttled_count=0).on_conflict_do_nothing()
         )
+        # Committed at once: the Admin client writes cost readings to this row from its own connection
+        # during the run, and would wait forever on our uncommitted insert.
+        session.commit()
         status = session.get(ShopSyncStatus, shop.id)
     assert status is not None
     return status
