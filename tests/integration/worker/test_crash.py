@@ -65,7 +65,7 @@ def test_kill_9_at_random_points_loses_nothing_and_credits_nothing_twice(
             # Start-up (importing the app) takes seconds on a busy machine: kill only a worker that is in its
             # loop, at a random moment of it.
             wait_until_started(logs[victim], timeout=120)
-            time.sleep(rng.uniform(0.2, 3.0))
+            time.sleep(rng.uniform(1.0, 6.0))
             workers[victim].send_signal(signal.SIGKILL)
             workers[victim].wait()
             kills += 1
