@@ -63,8 +63,13 @@ vendor:
 		"$$(node -p "require('./$(TOKENS_PKG)/package.json').version")"; cat $(TOKENS_PKG)/dist/css/styles.css; echo; } > static/vendor/polaris-tokens.css
 	cp $(TOKENS_PKG)/LICENSE.md static/vendor/polaris-tokens.LICENSE.md
 
+## make bench: benchmarks against same-run baselines, quick sizes (BENCH_ARGS=--full for the README's sizes).
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
+
+## make reliability: tests/reliability/ at full sizes (10-minute soak, 30 s outage) on PostgreSQL.
+reliability: $(STAMP)
+	RELIABILITY_FULL=1 HYPOTHESIS_PROFILE=ci TEST_DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest -q -s tests/reliability
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

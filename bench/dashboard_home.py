@@ -9,6 +9,8 @@ python -m bench.dashboard_home [--full] [--postgres]
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -163,7 +165,10 @@ def load_shop(db, members: int, purchases: int, seed: int = 7) -> int:
 
 
 def _bulk(db, model, rows) -> None:
-    """Insert in batches (executemany; psycopg pipelines it on PostgreSQL)."""
+    """Insert in batches: COPY on PostgreSQL (a million rows in about a minute), executemany on SQLite."""
+    if db.engine.dialect.name == "postgresql":
+        _copy(db, model, rows)
+        return
     batch = []
     for row in rows:
         batch.append(row)
@@ -174,6 +179,22 @@ def _bulk(db, model, rows) -> None:
     if batch:
         db.session.execute(insert(model), batch)
         db.session.commit()
+
+
+def _copy(db, model, rows) -> None:
+    """COPY rows (dicts with the same keys) into the model's table; JSON values are sent as text."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return
+    columns = list(first)
+    conn = db.session.connection().connection.driver_connection
+    with conn.cursor() as cur:
+        names = ", ".join(columns)
+        with cur.copy(f"COPY {model.__tablename__} ({names}) FROM STDIN") as copy:
+            for row in itertools.chain([first], rows):
+                copy.write_row([json.dumps(v) if isinstance(v, list | dict) else v for v in row.values()])
+    db.session.commit()
 
 
 def measure(database_url: str, members: int, purchases: int, requests: int = 60) -> list[Figure]:
@@ -260,13 +281,18 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
 def run(full: bool = False, postgres: bool | None = None) -> list[Figure]:
     """The bench entry point (`python -m bench`): SQLite, plus PostgreSQL when it answers."""
     members, purchases = SIZES["full" if full else "quick"]
-    figures = []
-    with _sqlite_url() as url:
-        figures += measure(url, members, purchases)
+    figures = measure_sqlite(members, purchases)
+    print(render_table(figures), flush=True)  # a long run keeps what it measured even if stopped later
     if postgres is not False and _postgres_up():
         with _postgres_url() as url:
             figures += measure(url, members, purchases)
     return figures
+
+
+def measure_sqlite(members: int, purchases: int) -> list[Figure]:
+    """The figures on a fresh SQLite file."""
+    with _sqlite_url() as url:
+        return measure(url, members, purchases)
 
 
 def _sqlite_url():

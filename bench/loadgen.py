@@ -47,6 +47,13 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return status, keep
 
 
+async def exchange(conn, request: bytes) -> tuple[int, bool]:
+    """Send one request on a connection and read its response."""
+    conn[1].write(request)
+    await conn[1].drain()
+    return await read_response(conn[0])
+
+
 class Pool:
     """Keep-alive connections to one server, at most `limit` open."""
 
@@ -56,15 +63,20 @@ class Pool:
         self.open = 0
         self.freed = asyncio.Condition()
 
-    async def get(self):
+    async def get(self, fresh: bool = False):
+        """(connection, reused): an idle keep-alive connection, or a new one (`fresh` forces a new one)."""
         async with self.freed:
-            while not self.idle and self.open >= self.limit:
+            while not (self.idle and not fresh) and self.open >= self.limit:
+                if fresh and self.idle:  # make room: drop an idle connection instead of waiting
+                    self.idle.pop()[1].close()
+                    self.open -= 1
+                    break
                 await self.freed.wait()
-            if self.idle:
-                return self.idle.pop()
+            if self.idle and not fresh:
+                return self.idle.pop(), True
             self.open += 1
         try:
-            return await asyncio.open_connection(self.host, self.port)
+            return await asyncio.open_connection(self.host, self.port), False
         except OSError:
             async with self.freed:
                 self.open -= 1
@@ -101,10 +113,18 @@ async def run(
         conn = None
         try:
             async with asyncio.timeout(timeout):
-                conn = await pool.get()
-                conn[1].write(wire[i % len(wire)])
-                await conn[1].drain()
-                status, keep = await read_response(conn[0])
+                conn, reused = await pool.get()
+                try:
+                    status, keep = await exchange(conn, wire[i % len(wire)])
+                except (OSError, asyncio.IncompleteReadError):
+                    if not reused:
+                        raise
+                    # The server closed this idle keep-alive connection (gunicorn's keepalive is 2 s) as we
+                    # reused it: send again on a new one, as HTTP clients do (a webhook id is deduplicated).
+                    await pool.put(conn, False)
+                    conn = None
+                    conn, _ = await pool.get(fresh=True)
+                    status, keep = await exchange(conn, wire[i % len(wire)])
             key = str(status)
             await pool.put(conn, keep)
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:

@@ -28,9 +28,9 @@ from tests.reliability.conftest import size
 from tests.reliability.private_postgres import PrivatePostgres, binaries
 from tests.reliability.processes import gunicorn_app
 
-RATE = size(10, 20)  # orders per second
+RATE = size(8, 20)  # orders per second
 BEFORE, AFTER = 4, 4  # seconds of load around the outage
-OUTAGE = size(8, 30)  # seconds the database is down
+OUTAGE = size(6, 30)  # seconds the database is down
 OPEN_ROWS = text("SELECT count(*) FROM inbox_events WHERE status IN ('pending', 'processing')")
 TIME_SCALE = 0.02  # Shopify's 8 retries over 4 h become ~5 min; the first few come within seconds
 
