@@ -194,3 +194,8 @@ def issued_vs_earned(session) -> tuple[int, int]:
     )
     earned = session.scalar(select(func.sum(Purchase.points))) or 0
     return issued, earned
+
+
+def with_customer(world) -> int:
+    """Orders in the emulator that have a customer (walk-ins at the till and guest checkouts earn nothing)."""
+    return sum(1 for order in world.remote.orders.values() if order.get("customer"))

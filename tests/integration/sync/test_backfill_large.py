@@ -13,7 +13,7 @@ from app.models.purchase import Purchase
 from app.services import backfill
 from app.shopify.http import shopify_http_client
 from tests.emulator.demo_data import load_into
-from tests.integration.sync.conftest import DOMAIN, issued_vs_earned
+from tests.integration.sync.conftest import DOMAIN, issued_vs_earned, with_customer
 
 ORDERS = int(os.environ.get("TSUNAGU_BACKFILL_ORDERS", "0"))
 DEMO_ORDERS = 20_000  # the demo retailer at scale 1
@@ -57,5 +57,5 @@ def test_large_backfill_finishes_resumes_and_credits_once(world, monkeypatch):
         f"{purchases} purchases, {issued} points issued for {earned} earned; detail {orders.detail}"
     )
     assert orders.status == "done" and orders.done == summary.orders
-    assert purchases == summary.orders - summary.walk_ins
+    assert purchases == with_customer(world)
     assert issued == earned
