@@ -315,9 +315,13 @@ def compute_summary(session: Session, shop: Shop, now: datetime) -> dict[str, An
 
 def _segment_counts(session: Session, shop: Shop, now: datetime) -> dict[str, int]:
     """Members per segment from the app's own data (a projection of every member: too slow for a page)."""
+    from app.models.sync import ShopSegment
     from app.services.segment_templates import SegmentDefinitionError
     from app.services.segments import app_counts
 
+    # app_counts projects every member whatever the number of segments: skip it when there are none.
+    if session.scalar(select(ShopSegment.id).where(ShopSegment.shop_id == shop.id).limit(1)) is None:
+        return {}
     try:
         return app_counts(session, shop, now)
     except SegmentDefinitionError:  # a stored definition the app can no longer read: shown as unknown

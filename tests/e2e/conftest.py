@@ -85,9 +85,18 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
-    """A fresh browser context per test; tall, so the admin's iframe shows whole pages in screenshots."""
-    context = browser.new_context(viewport={"width": 1360, "height": 1800}, accept_downloads=True)
+def page(browser, request):
+    """A fresh browser context per test; tall, so the admin's iframe shows whole pages in screenshots.
+
+    The browser's own locale follows the test's language (date inputs render in it), Japanese by default.
+    """
+    params = getattr(request.node, "callspec", None)
+    language = params.params.get("locale", "ja") if params else "ja"
+    context = browser.new_context(
+        viewport={"width": 1360, "height": 1800},
+        accept_downloads=True,
+        locale={"ja": "ja-JP", "en": "en-US"}[language],
+    )
     context.set_default_timeout(20_000)
     tab = context.new_page()
     errors: list[str] = []
