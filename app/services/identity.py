@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.domain.events import CustomerRef
@@ -208,7 +209,16 @@ def member_for_customer(
         assert member is not None
         member.shopify_customer_id = str(shopify_customer_id)
     else:
-        member = create_member(session, shop, str(shopify_customer_id))
+        try:
+            with session.begin_nested():
+                member = create_member(session, shop, str(shopify_customer_id))
+        except IntegrityError:
+            # Another transaction created this customer's member a moment ago (the install backfill's
+            # customer row and a live order webhook for a new customer): theirs is the member.
+            row = by_shopify_id(session, shop, shopify_customer_id)
+            if row is None:
+                raise
+            return active_member(session, row)
         if decision.outcome == "ambiguous":
             for candidate in decision.candidates:
                 store_member = session.get(Member, candidate)
