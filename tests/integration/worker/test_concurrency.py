@@ -69,7 +69,7 @@ def test_10k_orders_delivered_three_times_through_four_workers_credit_exactly_on
     try:
         failures: list[str] = []
         threads = [
-            threading.Thread(target=deliver, args=(app, bodies[i::SENDER_THREADS], failures))
+            threading.Thread(target=deliver, args=(app, bodies[i::SENDER_THREADS], failures), daemon=True)
             for i in range(SENDER_THREADS)
         ]
         for thread in threads:
