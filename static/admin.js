@@ -1,7 +1,8 @@
 /*
  * Tsunagu dashboard behaviour. Everything that talks to the app goes through fetch, which App Bridge
  * (or the emulator's stand-in) signs with `Authorization: Bearer <id_token>`; page-to-page links carry a
- * fresh id_token so the next page load verifies without a bounce. Without App Bridge the links still work
+ * fresh id_token so the next page load verifies without a bounce; every fetch names the page's language
+ * (X-Tsunagu-Locale) so answers come back in it. Without App Bridge the links still work
  * (the patch-id-token page fetches a token) and the pages stay readable.
  */
 (function () {
@@ -142,7 +143,7 @@
     var link = event.target.closest && event.target.closest("a[data-ts-download]");
     if (!link) return;
     event.preventDefault();
-    fetch(link.href, { headers: { "Accept": "text/csv" } }).then(function (response) {
+    fetch(link.href, { headers: { "Accept": "text/csv", "X-Tsunagu-Locale": lang } }).then(function (response) {
       if (!response.ok) throw new Error("HTTP " + response.status);
       return response.blob();
     }).then(function (blob) {
@@ -163,7 +164,7 @@
   function poll(node) {
     var every = parseInt(node.getAttribute("data-ts-every") || "2000", 10);
     function tick() {
-      fetch(node.getAttribute("data-ts-poll"), { headers: { "Accept": "application/json" } })
+      fetch(node.getAttribute("data-ts-poll"), { headers: { "Accept": "application/json", "X-Tsunagu-Locale": lang } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (body) {
           if (!body) return;

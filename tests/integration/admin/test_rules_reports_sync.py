@@ -155,3 +155,13 @@ def test_backfill_progress_reports_rate_and_eta(admin, installed, session):
     assert job["done"] == 200 and job["share"] == 0.2
     assert 1.5 < job["rate_per_s"] < 2.5 and 300 < job["eta_seconds"] < 500
     assert 'data-done="200"' in body["html"]
+
+
+def test_polled_progress_answers_in_the_pages_language(admin, installed, session):
+    session.add(BackfillJob(shop_id=installed.id, kind="orders", status="downloading", total=10, done=1))
+    session.flush()
+    headers = {"Authorization": f"Bearer {admin.mint()}", "Accept-Language": "en-US"}
+    ja = admin.client.get("/backfill/progress", headers={**headers, "X-Tsunagu-Locale": "ja"}).get_json()
+    assert catalogue("ja")["backfill.kind.orders"] in ja["html"]
+    en = admin.client.get("/backfill/progress?locale=en", headers=headers).get_json()
+    assert catalogue("en")["backfill.kind.orders"] in en["html"]
