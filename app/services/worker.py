@@ -189,6 +189,12 @@ class Worker:
             session.rollback()
             return "lost"
         topic, shop, delivery = row.topic, row.shop_domain, row.delivery_id
+        if row.attempts > self.config.retry.max_attempts:
+            # Only reachable through expired leases: the row's worker died on every try (a poison row that
+            # crashes the process must not take every worker down forever).
+            session.rollback()
+            reason = "lease expired on every attempt (the worker died while processing it)"
+            return inbox.fail(session, row_id, self.worker_id, reason, self.config.retry, permanent=True)
         try:
             serialise_subject(session, row)
             outcome = dispatch(session, row)

@@ -103,6 +103,25 @@ def test_an_expired_lease_is_claimed_again_and_the_late_worker_rolls_back(app, c
     assert session.scalar(select(func.count()).select_from(Purchase)) == 1
 
 
+def test_a_row_whose_worker_keeps_dying_is_dead_lettered(app, client, session, shop):
+    post(client, "orders/create", order_body(506))
+    # Eight workers claimed it and died (kill -9, OOM): processing, lease run out, attempts used up.
+    session.execute(
+        update(InboxEvent).values(
+            status="processing",
+            attempts=8,
+            locked_by="gone",
+            lease_expires_at=utcnow() - timedelta(seconds=1),
+        )
+    )
+    session.commit()
+    make_worker(app, max_attempts=8).run(once=True)
+    row = only_row(session)
+    assert (row.status, row.attempts) == ("dead", 9)
+    assert "lease expired on every attempt" in row.last_error
+    assert session.scalar(select(func.count()).select_from(Purchase)) == 0
+
+
 def test_stop_finishes_the_current_row_and_gives_back_the_rest(app, client, session, shop, monkeypatch):
     worker = make_worker(app)
     seen: list[str] = []
