@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 06:31:12.408639
+Create Date: 2026-11-23 08:18:33.409368
 
 """
 from alembic import op
@@ -64,6 +64,55 @@ def upgrade():
     with op.batch_alter_table('backfill_jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_backfill_jobs_shop_id'), ['shop_id'], unique=False)
 
+    op.create_table('card_link_attempts',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('shopify_customer_id', sa.String(length=32), nullable=False),
+    sa.Column('attempted_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_card_link_attempts_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_card_link_attempts'))
+    )
+    with op.batch_alter_table('card_link_attempts', schema=None) as batch_op:
+        batch_op.create_index('ix_card_link_attempts_customer', ['shop_id', 'shopify_customer_id', 'attempted_at'], unique=False)
+
+    op.create_table('customer_tombstones',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('customer_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_customer_tombstones_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_tombstones')),
+    sa.UniqueConstraint('shop_id', 'customer_hash', name=op.f('uq_customer_tombstones_shop_id_customer_hash'))
+    )
+    with op.batch_alter_table('customer_tombstones', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_customer_tombstones_shop_id'), ['shop_id'], unique=False)
+
+    op.create_table('dashboard_summaries',
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('computed_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('duration_ms', sa.Integer(), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_dashboard_summaries_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('shop_id', name=op.f('pk_dashboard_summaries'))
+    )
+    op.create_table('data_exports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=True),
+    sa.Column('shop_domain', sa.String(length=255), nullable=False),
+    sa.Column('shopify_customer_id', sa.String(length=64), nullable=False),
+    sa.Column('data_request_id', sa.String(length=64), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('requested_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('built_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('downloaded_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_data_exports_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_data_exports')),
+    sa.UniqueConstraint('shop_domain', 'data_request_id', name=op.f('uq_data_exports_shop_domain_data_request_id'))
+    )
+    with op.batch_alter_table('data_exports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_data_exports_shop_id'), ['shop_id'], unique=False)
+
     op.create_table('freshness_samples',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('shop_id', sa.Integer(), nullable=False),
@@ -88,6 +137,8 @@ def upgrade():
     sa.Column('api_version', sa.String(length=16), nullable=True),
     sa.Column('triggered_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('payload', sa.Text(), nullable=False),
+    sa.Column('resource_id', sa.String(length=64), nullable=True),
+    sa.Column('customer_id', sa.String(length=64), nullable=True),
     sa.Column('received_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -96,6 +147,7 @@ def upgrade():
     sa.Column('locked_by', sa.String(length=64), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('processed_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('redacted_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_inbox_events_shop_id_shops'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbox_events')),
     sa.UniqueConstraint('source', 'shop_domain', 'delivery_id', name=op.f('uq_inbox_events_source_shop_domain_delivery_id'))
@@ -104,6 +156,108 @@ def upgrade():
         batch_op.create_index('ix_inbox_events_claim', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbox_events_event_id'), ['event_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbox_events_shop_id'), ['shop_id'], unique=False)
+        batch_op.create_index('ix_inbox_events_subject', ['shop_domain', 'customer_id'], unique=False)
+
+    op.create_table('line_connections',
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('channel_secret_enc', sa.LargeBinary(), nullable=False),
+    sa.Column('access_token_enc', sa.LargeBinary(), nullable=False),
+    sa.Column('bot_basic_id', sa.String(length=64), nullable=True),
+    sa.Column('thank_you_enabled', sa.Boolean(), nullable=False),
+    sa.Column('send_at_local', sa.String(length=5), nullable=False),
+    sa.Column('messages', sa.JSON(), nullable=False),
+    sa.Column('purchases_seen_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_line_connections_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('shop_id', name=op.f('pk_line_connections'))
+    )
+    op.create_table('line_links',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('shopify_customer_id', sa.String(length=32), nullable=False),
+    sa.Column('line_user_id', sa.String(length=64), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('linked_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('opted_out_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_line_links_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_line_links')),
+    sa.UniqueConstraint('shop_id', 'line_user_id', name=op.f('uq_line_links_shop_id_line_user_id')),
+    sa.UniqueConstraint('shop_id', 'shopify_customer_id', name=op.f('uq_line_links_shop_id_shopify_customer_id'))
+    )
+    op.create_table('line_messages',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('shopify_customer_id', sa.String(length=32), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('visit_date', sa.Date(), nullable=False),
+    sa.Column('source_ref', sa.String(length=64), nullable=True),
+    sa.Column('store_name', sa.String(length=255), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('scheduled_for', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('retry_key', sa.String(length=36), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('sent_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_line_messages_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_line_messages')),
+    sa.UniqueConstraint('shop_id', 'shopify_customer_id', 'kind', 'visit_date', name=op.f('uq_line_messages_shop_id_shopify_customer_id_kind_visit_date'))
+    )
+    with op.batch_alter_table('line_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_line_messages_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_line_messages_shop_id'), ['shop_id'], unique=False)
+
+    op.create_table('members',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('shopify_customer_id', sa.String(length=32), nullable=True),
+    sa.Column('member_number', sa.String(length=16), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('merged_into_id', sa.Integer(), nullable=True),
+    sa.Column('phone_hash', sa.String(length=64), nullable=True),
+    sa.Column('email_hash', sa.String(length=64), nullable=True),
+    sa.Column('customer_updated_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('rank', sa.String(length=32), nullable=False),
+    sa.Column('rank_evaluated_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('rank_floor', sa.String(length=32), nullable=True),
+    sa.Column('rank_floor_starts_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('rank_floor_expires_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('points_pending', sa.Integer(), nullable=False),
+    sa.Column('points_available', sa.Integer(), nullable=False),
+    sa.Column('points_held', sa.Integer(), nullable=False),
+    sa.Column('points_debt', sa.Integer(), nullable=False),
+    sa.Column('points_flag', sa.String(length=64), nullable=True),
+    sa.Column('last_earning_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('line_linked', sa.Boolean(), nullable=False),
+    sa.Column('sync_version', sa.Integer(), nullable=False),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['merged_into_id'], ['members.id'], name=op.f('fk_members_merged_into_id_members'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_members_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_members')),
+    sa.UniqueConstraint('shop_id', 'member_number', name=op.f('uq_members_shop_id_member_number')),
+    sa.UniqueConstraint('shop_id', 'shopify_customer_id', name=op.f('uq_members_shop_id_shopify_customer_id'))
+    )
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.create_index('ix_members_shop_email_hash', ['shop_id', 'email_hash'], unique=False)
+        batch_op.create_index(batch_op.f('ix_members_shop_id'), ['shop_id'], unique=False)
+        batch_op.create_index('ix_members_shop_phone_hash', ['shop_id', 'phone_hash'], unique=False)
+
+    op.create_table('month_end_closes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('trigger', sa.String(length=16), nullable=False),
+    sa.Column('closed_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('csv', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_month_end_closes_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_month_end_closes')),
+    sa.UniqueConstraint('shop_id', 'period', name=op.f('uq_month_end_closes_shop_id_period'))
+    )
+    with op.batch_alter_table('month_end_closes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_month_end_closes_shop_id'), ['shop_id'], unique=False)
 
     op.create_table('shop_leases',
     sa.Column('shop_id', sa.Integer(), nullable=False),
@@ -113,6 +267,27 @@ def upgrade():
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_shop_leases_shop_id_shops'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('shop_id', 'name', name=op.f('pk_shop_leases'))
     )
+    op.create_table('shop_segments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('handle', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=False),
+    sa.Column('query', sa.Text(), nullable=False),
+    sa.Column('definition', sa.JSON(), nullable=False),
+    sa.Column('shopify_id', sa.String(length=128), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('shopify_count', sa.Integer(), nullable=True),
+    sa.Column('counted_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_shop_segments_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_shop_segments')),
+    sa.UniqueConstraint('shop_id', 'handle', name=op.f('uq_shop_segments_shop_id_handle'))
+    )
+    with op.batch_alter_table('shop_segments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_shop_segments_shop_id'), ['shop_id'], unique=False)
+
     op.create_table('shop_sync_status',
     sa.Column('shop_id', sa.Integer(), nullable=False),
     sa.Column('orders_watermark', app.models.types.UTCDateTime(timezone=True), nullable=True),
@@ -138,15 +313,430 @@ def upgrade():
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_shop_tokens_shop_id_shops'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('shop_id', name=op.f('pk_shop_tokens'))
     )
+    op.create_table('smaregi_connections',
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('contract_id', sa.String(length=64), nullable=False),
+    sa.Column('environment', sa.String(length=8), nullable=False),
+    sa.Column('client_id', sa.String(length=128), nullable=False),
+    sa.Column('client_secret_enc', sa.LargeBinary(), nullable=False),
+    sa.Column('webhook_secret_enc', sa.LargeBinary(), nullable=False),
+    sa.Column('access_token_enc', sa.LargeBinary(), nullable=True),
+    sa.Column('access_expires_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('push_enabled', sa.Boolean(), nullable=False),
+    sa.Column('rank_codes', sa.JSON(), nullable=False),
+    sa.Column('reconciled_until', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_smaregi_connections_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('shop_id', name=op.f('pk_smaregi_connections')),
+    sa.UniqueConstraint('contract_id', name=op.f('uq_smaregi_connections_contract_id'))
+    )
+    op.create_table('smaregi_customers',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.String(length=32), nullable=False),
+    sa.Column('customer_code', sa.String(length=32), nullable=True),
+    sa.Column('shopify_customer_id', sa.String(length=32), nullable=True),
+    sa.Column('deleted', sa.Boolean(), nullable=False),
+    sa.Column('pushed_rank', sa.String(length=32), nullable=True),
+    sa.Column('pushed_points', sa.Integer(), nullable=True),
+    sa.Column('push_due', sa.Boolean(), nullable=False),
+    sa.Column('push_error', sa.Text(), nullable=True),
+    sa.Column('pushed_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_smaregi_customers_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_smaregi_customers')),
+    sa.UniqueConstraint('shop_id', 'customer_id', name=op.f('uq_smaregi_customers_shop_id_customer_id'))
+    )
+    with op.batch_alter_table('smaregi_customers', schema=None) as batch_op:
+        batch_op.create_index('ix_smaregi_customers_code', ['shop_id', 'customer_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_smaregi_customers_shopify_customer_id'), ['shopify_customer_id'], unique=False)
+
+    op.create_table('smaregi_stores',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('store_id', sa.String(length=32), nullable=False),
+    sa.Column('name', sa.String(length=255), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('updated_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_smaregi_stores_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_smaregi_stores')),
+    sa.UniqueConstraint('shop_id', 'store_id', name=op.f('uq_smaregi_stores_shop_id_store_id'))
+    )
+    with op.batch_alter_table('smaregi_stores', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_smaregi_stores_shop_id'), ['shop_id'], unique=False)
+
+    op.create_table('smaregi_transactions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('transaction_head_id', sa.String(length=32), nullable=False),
+    sa.Column('customer_id', sa.String(length=32), nullable=True),
+    sa.Column('store_id', sa.String(length=32), nullable=True),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('refers_to', sa.String(length=32), nullable=True),
+    sa.Column('amount', sa.String(length=24), nullable=False),
+    sa.Column('transacted_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('upd_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('status', sa.String(length=24), nullable=False),
+    sa.Column('detail', sa.Text(), nullable=True),
+    sa.Column('updated_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_smaregi_transactions_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_smaregi_transactions')),
+    sa.UniqueConstraint('shop_id', 'transaction_head_id', name=op.f('uq_smaregi_transactions_shop_id_transaction_head_id'))
+    )
+    with op.batch_alter_table('smaregi_transactions', schema=None) as batch_op:
+        batch_op.create_index('ix_smaregi_transactions_customer', ['shop_id', 'customer_id'], unique=False)
+        batch_op.create_index('ix_smaregi_transactions_status', ['shop_id', 'status'], unique=False)
+
+    op.create_table('identity_reviews',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('external_id', sa.String(length=64), nullable=True),
+    sa.Column('code', sa.String(length=64), nullable=True),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('matched_by', sa.String(length=16), nullable=False),
+    sa.Column('candidate_ids', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('resolved_member_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('details', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_identity_reviews_member_id_members'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['resolved_member_id'], ['members.id'], name=op.f('fk_identity_reviews_resolved_member_id_members'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_identity_reviews_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_reviews'))
+    )
+    with op.batch_alter_table('identity_reviews', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_identity_reviews_shop_id'), ['shop_id'], unique=False)
+
+    op.create_table('member_links',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('external_id', sa.String(length=64), nullable=True),
+    sa.Column('code', sa.String(length=64), nullable=True),
+    sa.Column('linked_by', sa.String(length=16), nullable=False),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_member_links_member_id_members'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_member_links_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_member_links')),
+    sa.UniqueConstraint('shop_id', 'source', 'code', name=op.f('uq_member_links_shop_id_source_code')),
+    sa.UniqueConstraint('shop_id', 'source', 'external_id', name=op.f('uq_member_links_shop_id_source_external_id'))
+    )
+    with op.batch_alter_table('member_links', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_member_links_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_member_links_shop_id'), ['shop_id'], unique=False)
+
+    op.create_table('member_sync_states',
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('customer_gid', sa.String(length=64), nullable=True),
+    sa.Column('confirmed_version', sa.Integer(), nullable=False),
+    sa.Column('values', sa.JSON(), nullable=False),
+    sa.Column('digests', sa.JSON(), nullable=False),
+    sa.Column('tags', sa.JSON(), nullable=False),
+    sa.Column('projected_on', sa.Date(), nullable=True),
+    sa.Column('pending_since', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('failed_version', sa.Integer(), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('confirmed_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_member_sync_states_member_id_members'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_member_sync_states_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('member_id', name=op.f('pk_member_sync_states'))
+    )
+    with op.batch_alter_table('member_sync_states', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_member_sync_states_shop_id'), ['shop_id'], unique=False)
+        batch_op.create_index('ix_member_sync_states_shop_version', ['shop_id', 'confirmed_version'], unique=False)
+
+    op.create_table('point_holds',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=96), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('allocations', sa.JSON(), nullable=False),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('details', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_point_holds_member_id_members'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_point_holds_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_point_holds')),
+    sa.UniqueConstraint('shop_id', 'key', name=op.f('uq_point_holds_shop_id_key'))
+    )
+    with op.batch_alter_table('point_holds', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_point_holds_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_point_holds_shop_id'), ['shop_id'], unique=False)
+
+    op.create_table('purchases',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('source_id', sa.String(length=64), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('location_key', sa.String(length=80), nullable=True),
+    sa.Column('location_name', sa.String(length=255), nullable=True),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('gross_amount', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('items_count', sa.Integer(), nullable=False),
+    sa.Column('processed_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('source_updated_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cancelled', sa.Boolean(), nullable=False),
+    sa.Column('discount_codes', sa.JSON(), nullable=False),
+    sa.Column('earn_rank', sa.String(length=32), nullable=True),
+    sa.Column('earn_multiplier', sa.Numeric(precision=6, scale=3), nullable=False),
+    sa.Column('earn_rate', sa.Numeric(precision=10, scale=6), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('points_revision', sa.Integer(), nullable=False),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_purchases_member_id_members'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_purchases_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_purchases')),
+    sa.UniqueConstraint('shop_id', 'source', 'source_id', name=op.f('uq_purchases_shop_id_source_source_id'))
+    )
+    with op.batch_alter_table('purchases', schema=None) as batch_op:
+        batch_op.create_index('ix_purchases_member_processed', ['member_id', 'processed_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_purchases_shop_id'), ['shop_id'], unique=False)
+
+    op.create_table('rank_snapshots',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('rank', sa.String(length=32), nullable=False),
+    sa.Column('metric', sa.Numeric(precision=16, scale=2), nullable=False),
+    sa.Column('taken_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_rank_snapshots_member_id_members'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_rank_snapshots_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rank_snapshots')),
+    sa.UniqueConstraint('shop_id', 'member_id', 'period', name=op.f('uq_rank_snapshots_shop_id_member_id_period'))
+    )
+    with op.batch_alter_table('rank_snapshots', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rank_snapshots_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rank_snapshots_shop_id'), ['shop_id'], unique=False)
+
+    op.create_table('redemptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('request_key', sa.String(length=96), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('code', sa.String(length=32), nullable=False),
+    sa.Column('hold_key', sa.String(length=96), nullable=False),
+    sa.Column('discount_gid', sa.String(length=128), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('requested_by', sa.String(length=16), nullable=False),
+    sa.Column('expires_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_order_id', sa.String(length=64), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_redemptions_member_id_members'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_redemptions_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_redemptions')),
+    sa.UniqueConstraint('shop_id', 'code', name=op.f('uq_redemptions_shop_id_code')),
+    sa.UniqueConstraint('shop_id', 'request_key', name=op.f('uq_redemptions_shop_id_request_key'))
+    )
+    with op.batch_alter_table('redemptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_redemptions_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_redemptions_shop_id'), ['shop_id'], unique=False)
+        batch_op.create_index('ix_redemptions_shop_status_expires', ['shop_id', 'status', 'expires_at'], unique=False)
+
+    op.create_table('ledger_transactions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('purchase_id', sa.Integer(), nullable=True),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('source_id', sa.String(length=96), nullable=False),
+    sa.Column('kind', sa.String(length=24), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('effective_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_ledger_transactions_member_id_members'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['purchase_id'], ['purchases.id'], name=op.f('fk_ledger_transactions_purchase_id_purchases'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_ledger_transactions_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_transactions')),
+    sa.UniqueConstraint('shop_id', 'source', 'source_id', 'kind', name=op.f('uq_ledger_transactions_shop_id_source_source_id_kind'))
+    )
+    with op.batch_alter_table('ledger_transactions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_transactions_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_transactions_purchase_id'), ['purchase_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_transactions_shop_id'), ['shop_id'], unique=False)
+
+    op.create_table('point_lots',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('purchase_id', sa.Integer(), nullable=True),
+    sa.Column('earned_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('matures_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('pending', sa.Integer(), nullable=False),
+    sa.Column('remaining', sa.Integer(), nullable=False),
+    sa.Column('matured_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expired_at', app.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('points_expired', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_point_lots_member_id_members'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['purchase_id'], ['purchases.id'], name=op.f('fk_point_lots_purchase_id_purchases'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_point_lots_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_point_lots'))
+    )
+    with op.batch_alter_table('point_lots', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_point_lots_matures_at'), ['matures_at'], unique=False)
+        batch_op.create_index('ix_point_lots_member_earned', ['member_id', 'earned_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_point_lots_purchase_id'), ['purchase_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_point_lots_shop_id'), ['shop_id'], unique=False)
+
+    op.create_table('purchase_refunds',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('purchase_id', sa.Integer(), nullable=True),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('source_id', sa.String(length=64), nullable=False),
+    sa.Column('order_source_id', sa.String(length=64), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('processed_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', app.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['purchase_id'], ['purchases.id'], name=op.f('fk_purchase_refunds_purchase_id_purchases'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_purchase_refunds_shop_id_shops'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_purchase_refunds')),
+    sa.UniqueConstraint('shop_id', 'source', 'source_id', name=op.f('uq_purchase_refunds_shop_id_source_source_id'))
+    )
+    with op.batch_alter_table('purchase_refunds', schema=None) as batch_op:
+        batch_op.create_index('ix_purchase_refunds_order', ['shop_id', 'source', 'order_source_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_purchase_refunds_purchase_id'), ['purchase_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_purchase_refunds_shop_id'), ['shop_id'], unique=False)
+
+    op.create_table('ledger_postings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('transaction_id', sa.Integer(), nullable=False),
+    sa.Column('shop_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.Column('account', sa.String(length=16), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_ledger_postings_member_id_members'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_ledger_postings_shop_id_shops'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['transaction_id'], ['ledger_transactions.id'], name=op.f('fk_ledger_postings_transaction_id_ledger_transactions'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_postings'))
+    )
+    with op.batch_alter_table('ledger_postings', schema=None) as batch_op:
+        batch_op.create_index('ix_ledger_postings_member_account', ['member_id', 'account'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_postings_shop_id'), ['shop_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_postings_transaction_id'), ['transaction_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('ledger_postings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledger_postings_transaction_id'))
+        batch_op.drop_index(batch_op.f('ix_ledger_postings_shop_id'))
+        batch_op.drop_index('ix_ledger_postings_member_account')
+
+    op.drop_table('ledger_postings')
+    with op.batch_alter_table('purchase_refunds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_purchase_refunds_shop_id'))
+        batch_op.drop_index(batch_op.f('ix_purchase_refunds_purchase_id'))
+        batch_op.drop_index('ix_purchase_refunds_order')
+
+    op.drop_table('purchase_refunds')
+    with op.batch_alter_table('point_lots', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_point_lots_shop_id'))
+        batch_op.drop_index(batch_op.f('ix_point_lots_purchase_id'))
+        batch_op.drop_index('ix_point_lots_member_earned')
+        batch_op.drop_index(batch_op.f('ix_point_lots_matures_at'))
+
+    op.drop_table('point_lots')
+    with op.batch_alter_table('ledger_transactions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledger_transactions_shop_id'))
+        batch_op.drop_index(batch_op.f('ix_ledger_transactions_purchase_id'))
+        batch_op.drop_index(batch_op.f('ix_ledger_transactions_member_id'))
+
+    op.drop_table('ledger_transactions')
+    with op.batch_alter_table('redemptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_redemptions_shop_status_expires')
+        batch_op.drop_index(batch_op.f('ix_redemptions_shop_id'))
+        batch_op.drop_index(batch_op.f('ix_redemptions_member_id'))
+
+    op.drop_table('redemptions')
+    with op.batch_alter_table('rank_snapshots', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rank_snapshots_shop_id'))
+        batch_op.drop_index(batch_op.f('ix_rank_snapshots_member_id'))
+
+    op.drop_table('rank_snapshots')
+    with op.batch_alter_table('purchases', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_purchases_shop_id'))
+        batch_op.drop_index('ix_purchases_member_processed')
+
+    op.drop_table('purchases')
+    with op.batch_alter_table('point_holds', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_point_holds_shop_id'))
+        batch_op.drop_index(batch_op.f('ix_point_holds_member_id'))
+
+    op.drop_table('point_holds')
+    with op.batch_alter_table('member_sync_states', schema=None) as batch_op:
+        batch_op.drop_index('ix_member_sync_states_shop_version')
+        batch_op.drop_index(batch_op.f('ix_member_sync_states_shop_id'))
+
+    op.drop_table('member_sync_states')
+    with op.batch_alter_table('member_links', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_member_links_shop_id'))
+        batch_op.drop_index(batch_op.f('ix_member_links_member_id'))
+
+    op.drop_table('member_links')
+    with op.batch_alter_table('identity_reviews', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_identity_reviews_shop_id'))
+
+    op.drop_table('identity_reviews')
+    with op.batch_alter_table('smaregi_transactions', schema=None) as batch_op:
+        batch_op.drop_index('ix_smaregi_transactions_status')
+        batch_op.drop_index('ix_smaregi_transactions_customer')
+
+    op.drop_table('smaregi_transactions')
+    with op.batch_alter_table('smaregi_stores', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_smaregi_stores_shop_id'))
+
+    op.drop_table('smaregi_stores')
+    with op.batch_alter_table('smaregi_customers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_smaregi_customers_shopify_customer_id'))
+        batch_op.drop_index('ix_smaregi_customers_code')
+
+    op.drop_table('smaregi_customers')
+    op.drop_table('smaregi_connections')
     op.drop_table('shop_tokens')
     op.drop_table('shop_sync_status')
+    with op.batch_alter_table('shop_segments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_shop_segments_shop_id'))
+
+    op.drop_table('shop_segments')
     op.drop_table('shop_leases')
+    with op.batch_alter_table('month_end_closes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_month_end_closes_shop_id'))
+
+    op.drop_table('month_end_closes')
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_index('ix_members_shop_phone_hash')
+        batch_op.drop_index(batch_op.f('ix_members_shop_id'))
+        batch_op.drop_index('ix_members_shop_email_hash')
+
+    op.drop_table('members')
+    with op.batch_alter_table('line_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_line_messages_shop_id'))
+        batch_op.drop_index('ix_line_messages_due')
+
+    op.drop_table('line_messages')
+    op.drop_table('line_links')
+    op.drop_table('line_connections')
     with op.batch_alter_table('inbox_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_inbox_events_subject')
         batch_op.drop_index(batch_op.f('ix_inbox_events_shop_id'))
         batch_op.drop_index(batch_op.f('ix_inbox_events_event_id'))
         batch_op.drop_index('ix_inbox_events_claim')
@@ -157,6 +747,19 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_freshness_samples_confirmed_at'))
 
     op.drop_table('freshness_samples')
+    with op.batch_alter_table('data_exports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_data_exports_shop_id'))
+
+    op.drop_table('data_exports')
+    op.drop_table('dashboard_summaries')
+    with op.batch_alter_table('customer_tombstones', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_customer_tombstones_shop_id'))
+
+    op.drop_table('customer_tombstones')
+    with op.batch_alter_table('card_link_attempts', schema=None) as batch_op:
+        batch_op.drop_index('ix_card_link_attempts_customer')
+
+    op.drop_table('card_link_attempts')
     with op.batch_alter_table('backfill_jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_backfill_jobs_shop_id'))
 
