@@ -1,0 +1,63 @@
+"""Every Admin API document the app sends is valid against Shopify's 2026-07 schema, and the scopes fit exactly."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from graphql import OperationDefinitionNode
+
+from tests.emulator.schema import implied_scopes, parse_document, required_scopes, validate
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTS = sorted((ROOT / "app" / "shopify" / "graphql").glob("*.graphql"))
+TOML_PATH = ROOT / "shopify.app.toml"
+
+
+def declared_scopes() -> set[str]:
+    config = tomllib.loads(TOML_PATH.read_text())
+    return {s.strip() for s in config["access_scopes"]["scopes"].split(",") if s.strip()}
+
+
+def explained_scopes() -> set[str]:
+    """Scopes that no document needs but that carry a `# scope: why` comment in shopify.app.toml."""
+    return set(re.findall(r"^#\s*([a-z_]+):\s*\S", TOML_PATH.read_text(), flags=re.MULTILINE))
+
+
+def test_there_are_documents():
+    assert DOCUMENTS, "app/shopify/graphql/ holds no .graphql documents"
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
+def test_document_is_valid_against_the_real_schema(path):
+    text = path.read_text()
+    errors = validate(text)
+    assert not errors, [e.message for e in errors]
+    operations = [d for d in parse_document(text).definitions if isinstance(d, OperationDefinitionNode)]
+    assert len(operations) == 1, "one operation per file"
+    assert operations[0].name is not None, (
+        "operations are named (Shopify's logs and our cost records use the name)"
+    )
+
+
+def test_declared_scopes_cover_every_document():
+    granted = implied_scopes(declared_scopes())
+    missing = {p.name: sorted(required_scopes(p.read_text()) - granted) for p in DOCUMENTS}
+    assert {k: v for k, v in missing.items() if v} == {}
+
+
+def test_every_declared_scope_is_needed_or_explained():
+    needed: set[str] = set()
+    for path in DOCUMENTS:
+        needed |= required_scopes(path.read_text())
+    needed = set(implied_scopes(needed))
+    unexplained = {
+        scope
+        for scope in declared_scopes()
+        if scope not in needed
+        and scope not in explained_scopes()
+        and not (scope.startswith("read_") and "write_" + scope[5:] in needed)
+    }
+    assert unexplained == set(), "each scope is needed by a document or carries a '# scope: why' comment"
