@@ -57,6 +57,21 @@ def wait_for(url: str, seconds: float = 60.0) -> httpx.Response:
     raise SystemExit(f"demo: {url} did not come up: {last}")
 
 
+def install(app_url: str, emulator_url: str, handle: str, api_key: str) -> None:
+    """Open the app once as the admin would, so it installs (token exchange) and starts its backfill."""
+    token = httpx.get(f"{emulator_url}/store/{handle}/id_token", params={"client_id": api_key}, timeout=10)
+    token.raise_for_status()
+    shop = f"{handle}.myshopify.com"
+    page = httpx.get(
+        f"{app_url}/",
+        params={"embedded": "1", "shop": shop, "id_token": token.json()["id_token"], "locale": "ja"},
+        timeout=60,
+    )
+    if page.status_code != 200:
+        raise SystemExit(f"demo: the first page load did not install the app (HTTP {page.status_code})")
+    print(f"demo: {shop} installed; the backfill loads its history in the background", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--app-port", type=int, default=int(os.environ.get("DEMO_APP_PORT", 8000)))
@@ -136,10 +151,13 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
         start("worker", [PY, "-m", "flask", "worker"])
+        start("syncer", [PY, "-m", "flask", "sync"])
         wait_for(f"{app_url}/healthz")
         wait_for(f"{emulator_url}/_emulator/health", seconds=300)
-        admin_url = f"{emulator_url}/store/{args.shop.removesuffix('.myshopify.com')}/apps/tsunagu"
+        handle = args.shop.removesuffix(".myshopify.com")
+        admin_url = f"{emulator_url}/store/{handle}/apps/tsunagu"
         wait_for(admin_url)
+        install(app_url, emulator_url, handle, env["SHOPIFY_API_KEY"])
         print("\n" + "=" * 72)
         print(f"  Tsunagu demo is running. Open the Shopify admin stand-in:\n\n    {admin_url}\n")
         print(f"  (English: {admin_url}?locale=en)   app: {app_url}   emulator: {emulator_url}")
