@@ -14,6 +14,7 @@ from app.extensions import db
 from app.i18n import t
 from app.models.dashboard import MonthEndClose
 from app.services import reports as month_end
+from app.services.shop_rules import load_rules
 from app.shopify.auth import embedded_page, session_fetch
 
 
@@ -39,6 +40,7 @@ def reports():
         running=running,
         columns=month_end.COLUMNS,
         due=f"{month_end.due_period(shop, datetime.now(ZoneInfo(shop.timezone))):%Y-%m}",
+        tiers=[tier.handle for tier in load_rules(shop).ranks.tiers],
     )
 
 

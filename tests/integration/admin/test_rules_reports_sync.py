@@ -165,3 +165,20 @@ def test_polled_progress_answers_in_the_pages_language(admin, installed, session
     assert catalogue("ja")["backfill.kind.orders"] in ja["html"]
     en = admin.client.get("/backfill/progress?locale=en", headers=headers).get_json()
     assert catalogue("en")["backfill.kind.orders"] in en["html"]
+
+
+def test_closed_month_lists_ranks_lowest_tier_first(admin, installed, session):
+    session.add(
+        MonthEndClose(
+            shop_id=installed.id,
+            period="2026-01",
+            data={"period": "2026-01", "days": [], "totals": dict.fromkeys(
+                ("earned", "reversed", "redeemed", "expired", "adjusted", "other"), 0),
+                "opening": 0, "closing": 0, "ranks": {"gold": 2, "regular": 5, "vip-old": 1}},
+        )
+    )  # fmt: skip
+    session.flush()
+    html = admin.html("/reports", "en")
+    snapshot = html.split("data-rank-snapshot>", 1)[1].split("</dl>", 1)[0]
+    labels = [part.split("</dt>", 1)[0] for part in snapshot.split("<dt>")[1:]]
+    assert labels == ["Regular", "Silver", "Gold", "Platinum", "vip-old"]
