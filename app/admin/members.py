@@ -229,9 +229,17 @@ def merge_suggestion(member_id: int):
         return invalid(form)
     other = suggestions[other_id]
     if row.shopify_customer_id and other.shopify_customer_id:
-        # Two Shopify customers: Shopify is the system of record, merge there; its customers/merge webhook
-        # then folds the members here. Merging only our side would leave Shopify with two customers.
-        return refused(t("member.merge_in_shopify"))
+        # Two Shopify customers: Shopify is the system of record, so Shopify merges (customerMerge) and its
+        # customers/merge webhook then folds the members here. Merging only our side would leave Shopify
+        # with two customers.
+        from app.services.customer_merges import request_customer_merge
+        from app.shopify.errors import ShopifyError
+
+        try:
+            request_customer_merge(shop, keep=row, fold=other)
+        except ShopifyError:
+            return refused(t("member.merge_in_shopify"), status=502)
+        return done(t("member.merge_requested"), reload=True)
     survivor, merged = (
         (row, other) if row.shopify_customer_id or not other.shopify_customer_id else (other, row)
     )

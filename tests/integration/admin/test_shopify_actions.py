@@ -71,3 +71,28 @@ def test_custom_segment_conditions_are_validated(admin, installed):
          "op2": "=", "value2": "true"},
     )  # fmt: skip
     assert ok.status_code == 200, ok.get_json()
+
+
+def test_merging_two_shopify_customers_asks_shopify(admin, installed, session, emulator_state):
+    remote = emulator_state.shop("test-shop.myshopify.com")
+    keep_c, fold_c = remote.add_customer(email="a@example.jp"), remote.add_customer(email="A@example.jp")
+    keep = member(session, installed, shopify_customer_id=str(keep_c["id"]), email_hash="same-person")
+    fold = member(session, installed, shopify_customer_id=str(fold_c["id"]), email_hash="same-person")
+    session.commit()
+    response = admin.post(f"/members/{keep.id}/merge", {"other_id": str(fold.id)}, "en")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["message"] == catalogue("en")["member.merge_requested"]
+    assert fold_c["id"] not in remote.customers and keep_c["id"] in remote.customers
+    session.refresh(fold)
+    assert fold.status == "active"  # our side moves when Shopify's customers/merge webhook arrives
+
+
+def test_a_merge_shopify_refuses_is_reported(admin, installed, session, emulator_state):
+    remote = emulator_state.shop("test-shop.myshopify.com")
+    keep_c = remote.add_customer(email="b@example.jp")
+    keep = member(session, installed, shopify_customer_id=str(keep_c["id"]), email_hash="twin")
+    gone = member(session, installed, shopify_customer_id="987654321", email_hash="twin")
+    session.commit()
+    response = admin.post(f"/members/{keep.id}/merge", {"other_id": str(gone.id)}, "ja")
+    assert response.status_code == 502
+    assert response.get_json()["message"] == catalogue("ja")["member.merge_in_shopify"]
