@@ -14,10 +14,20 @@ import os
 import resource
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
 SLICE = 1000  # lines per consume() call when time-boxed (each call resumes where the last one stopped)
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not getrusage's ru_maxrss: Linux carries the parent's peak
+    across fork and exec into it, so a child of a big benchmark process would report the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def parse_only(urls: list[str]) -> dict:
@@ -99,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         result = parse_only(urls)
     else:
         result = apply(args.shop, urls, [args.customers_total, args.orders_total], args.budget_seconds)
-    result["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["max_rss_mb"] = peak_rss_mb()
     json.dump(result, sys.stdout)
     return 0
 
