@@ -1,4 +1,4 @@
-"""Every Admin API document the app sends is valid against Shopify's 2026-07 schema, and the scopes fit exactly."""
+"""Every Admin API document the app sends is valid against the 2026-07 schema, and the scopes fit exactly."""
 
 from __future__ import annotations
 
