@@ -30,7 +30,7 @@ from bench.database import app_env, bench_database
 from bench.servers import ROOT
 
 FULL_ORDERS = 1_000_000
-QUICK_ORDERS = 5_000
+QUICK_ORDERS = 1_000
 SAMPLE_SECONDS = float(os.environ.get("TSUNAGU_B4_SAMPLE_SECONDS", "150"))
 GOAL_SECONDS = 600.0
 GOAL_RSS_MB = 1024.0
