@@ -55,15 +55,17 @@ def test_memory_stays_flat_under_steady_load(app, committed, database_url, tmp_p
 
         feeder = threading.Thread(target=feed)
         feeder.start()
-        stop.wait(WARM_UP)
-        started = time.monotonic()
-        while not stop.is_set():
-            web = sum(rss_kb(pid) for pid in [web_pid, *children(web_pid)])
-            samples.append((time.monotonic() - started, web, rss_kb(worker.pid)))
-            stop.wait(SAMPLE_EVERY)
-        feeder.join()
-        wait_until_drained(committed.session, timeout=600)
-        codes = stop_workers([worker])
+        try:
+            stop.wait(WARM_UP)
+            started = time.monotonic()
+            while not stop.is_set():
+                web = sum(rss_kb(pid) for pid in [web_pid, *children(web_pid)])
+                samples.append((time.monotonic() - started, web, rss_kb(worker.pid)))
+                stop.wait(SAMPLE_EVERY)
+            feeder.join()
+            wait_until_drained(committed.session, timeout=600)
+        finally:
+            codes = stop_workers([worker])  # also when the inbox did not drain: no orphaned worker
 
     sent = len(sender.deliveries)
     session = committed.session
