@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from app.config import Settings, load_settings
 from app.extensions import db, migrate
@@ -27,6 +28,9 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
         JSON_SORT_KEYS=False,
     )
     app.config.update(overrides or {})
+    # Ids in URLs are bounded by the id columns: a larger number is simply not found (404), instead of a
+    # database error ("integer out of range") on a URL anyone can type.
+    app.url_map.converters["int"] = DatabaseIdConverter
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     db.init_app(app)
@@ -64,6 +68,14 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
 
     register_sync_cli(app)
     return app
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` within an INTEGER id column's range; routes over BIGINT ids say `int(max=...)`."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _engine_options(url: str) -> dict[str, Any]:

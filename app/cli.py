@@ -41,12 +41,18 @@ def register_cli(app: Flask) -> None:
         periodic = None
         if not no_reconcile and not once:
             from app.integrations.periodic import run_due as store_run_due
+            from app.services.dashboard_jobs import run_due as dashboard_run_due
             from app.services.reconcile import run_due
+            from app.services.upkeep import run_due as upkeep_run_due
 
             def periodic() -> None:
                 # issue 8's store side (LINE outbox, Smaregi pull) first: it contains one shop's failure.
                 store_run_due()
                 run_due()
+                # Daily per shop: pending points mature, lots expire, rolling ranks move as sales age out.
+                upkeep_run_due()
+                # Month-end closes and the dashboard's home summaries.
+                dashboard_run_due()
 
         loop = Worker(current_app._get_current_object(), config, periodic=periodic)  # type: ignore[attr-defined]
 

@@ -28,7 +28,7 @@ def sync_health():
     )
 
 
-@bp.post("/sync/dead-letters/<int:row_id>/retry")
+@bp.post("/sync/dead-letters/<int(max=9223372036854775807):row_id>/retry")  # BIGINT ids
 @session_fetch
 def retry_dead_letter(row_id: int):
     """Queue a dead-lettered delivery again (the ledger's idempotency keys make a replay safe)."""

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Integer, select
+from werkzeug.routing import FloatConverter, IntegerConverter
 
 from app import create_app
 from app.config import load_settings
@@ -110,7 +111,7 @@ def _urls(rule, shop_id: int) -> list[str]:
         values = {}
         for name in rule.arguments:
             converter = rule._converters[name]
-            is_int = type(converter).__name__ in {"IntegerConverter", "NumberConverter"}
+            is_int = isinstance(converter, (IntegerConverter, FloatConverter))
             values[name] = candidate if is_int else ("2026-10" if name == "period" else SHOP_B)
         if rule.endpoint == "static":
             values = {"filename": "tsunagu.css"}
