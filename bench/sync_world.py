@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import count
 from typing import Any
@@ -17,26 +16,9 @@ from app.services.pacing import CostPacer
 from app.services.purchases import apply_purchase, apply_refund
 from app.shopify.client import AdminClient
 from app.shopify.tokens import TokenGrant
+from tests.emulator.clock import VirtualClock
 from tests.emulator.shop_state import ShopState
 from tests.emulator.state import EmulatorState
-
-START = 1_790_000_000.0  # 2026-09-21T14:13:20Z
-
-
-class VirtualClock:
-    """Epoch seconds that only move when someone sleeps: the emulator's bucket and the pacer share it."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-
-    def utc(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
 
 
 class MeteredClient:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import count
 from typing import Any
@@ -19,29 +18,15 @@ from app.services.purchases import apply_purchase, apply_refund
 from app.shopify.client import AdminClient
 from app.shopify.tokens import TokenGrant
 from tests.conftest import TEST_ENV
+from tests.emulator.clock import VirtualClock
 from tests.emulator.graphql_view import create_graphql_blueprint
 from tests.emulator.inspect_api import create_inspect_blueprint
 from tests.emulator.state import EmulatorState, ShopState
 from tests.emulator.transport import emulator_transport
 
 DOMAIN = "sync-shop.myshopify.com"
-START = 1_790_000_000.0  # 2026-09-21T14:13:20Z
-
-
-class Clock:
-    """Seconds since the epoch that tests (and the pacer's sleep) move forward; shared with the emulator."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-
-    def utc(self) -> datetime:
-        return datetime.fromtimestamp(self.now, UTC)
+# The sync tests move time by hand (tests.emulator.clock); `Clock` is its name here.
+Clock = VirtualClock
 
 
 @dataclass
