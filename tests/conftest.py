@@ -50,6 +50,14 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium through Playwright, shared by every browser test of the session (tests/browser.py)."""
+    from tests.browser import launch
+
+    yield from launch()
+
+
+@pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     with throwaway_database() as url:
         yield url

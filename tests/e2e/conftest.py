@@ -9,19 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROMIUM
 from tests.e2e import servers
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOP = "tsunagu-e2e.myshopify.com"
 CUSTOMERS = 60  # ~600 orders: enough for every page to have something to show, quick to ingest
 API_KEY = "tsunagu-e2e-api-key"
@@ -69,19 +61,6 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         servers.wait_for(f"http://127.0.0.1:{app_port}/healthz", app_server)
         servers.wait_for(f"http://127.0.0.1:{emulator_port}/_emulator/health", emulator)
         yield Stack(f"http://127.0.0.1:{emulator_port}", f"http://127.0.0.1:{app_port}", flask_app, spec)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium through Playwright (never a downloaded browser)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 @pytest.fixture

@@ -92,37 +92,35 @@ def servers() -> Iterator[tuple[str, str, list[str]]]:
     emulator_server.shutdown()
 
 
-def test_embedded_app_gets_bearer_tokens_toasts_and_syncs_title_and_location(servers):
+def test_embedded_app_gets_bearer_tokens_toasts_and_syncs_title_and_location(servers, browser):
     sync_api = pytest.importorskip("playwright.sync_api")
     _, emulator_origin, seen = servers
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            page.goto(f"{emulator_origin}/store/test-shop/apps/tsunagu")
-            frame = page.frame_locator("#app")
-            sync_api.expect(frame.locator("#out")).to_have_text(f"{SHOP} hello", timeout=10_000)
-            sync_api.expect(page.locator(".toast")).to_have_text(f"ようこそ {SHOP}")
-            sync_api.expect(page.locator("#app-title")).to_have_text("会員一覧")
-            page.wait_for_url("**/store/test-shop/apps/tsunagu/members?page=2&locale=ja")
-        finally:
-            browser.close()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{emulator_origin}/store/test-shop/apps/tsunagu")
+        frame = page.frame_locator("#app")
+        sync_api.expect(frame.locator("#out")).to_have_text(f"{SHOP} hello", timeout=10_000)
+        sync_api.expect(page.locator(".toast")).to_have_text(f"ようこそ {SHOP}")
+        sync_api.expect(page.locator("#app-title")).to_have_text("会員一覧")
+        page.wait_for_url("**/store/test-shop/apps/tsunagu/members?page=2&locale=ja")
+    finally:
+        context.close()
 
     assert len(seen) == 2 and all(auth.startswith("Bearer ey") for auth in seen)
     assert seen[0] != seen[1]  # the retry asked the admin page for a fresh token
 
 
-def test_patch_id_token_bounce_and_top_level_navigation(servers):
+def test_patch_id_token_bounce_and_top_level_navigation(servers, browser):
     sync_api = pytest.importorskip("playwright.sync_api")
     _, emulator_origin, _ = servers
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            page.goto(f"{emulator_origin}/store/test-shop/apps/tsunagu/bounce")
-            frame = page.frame_locator("#app")
-            sync_api.expect(frame.locator("#result")).to_have_text("verified 7", timeout=10_000)
-            frame.locator("#leave").click()
-            page.wait_for_url("**/store/test-shop/apps/tsunagu/members")
-        finally:
-            browser.close()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{emulator_origin}/store/test-shop/apps/tsunagu/bounce")
+        frame = page.frame_locator("#app")
+        sync_api.expect(frame.locator("#result")).to_have_text("verified 7", timeout=10_000)
+        frame.locator("#leave").click()
+        page.wait_for_url("**/store/test-shop/apps/tsunagu/members")
+    finally:
+        context.close()
