@@ -51,7 +51,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def browser():
-    """Debian's Chromium through Playwright, shared by every browser test of the session (tests/browser.py)."""
+    """Debian's Chromium through Playwright, shared by every browser test of a session (tests/browser.py)."""
     from tests.browser import launch
 
     yield from launch()
