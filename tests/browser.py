@@ -1,8 +1,8 @@
 """Debian's Chromium, driven by Playwright: one browser per pytest session for every browser test.
 
 Playwright's sync API runs its own event loop for as long as it is open, so a second `sync_playwright()`
-in the same process fails ("Sync API inside the asyncio loop"). Every browser test therefore takes the session-wide
-`browser` fixture (tests/conftest.py) instead of starting Playwright itself.
+in the same process fails ("Sync API inside the asyncio loop"). Every browser test therefore takes the
+session-wide `browser` fixture (tests/conftest.py) instead of starting Playwright itself.
 """
 
 from __future__ import annotations
