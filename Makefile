@@ -82,7 +82,9 @@ format: $(STAMP)
 ## make migration: regenerate the initial migration from the models (only while nothing is deployed).
 migration: $(STAMP)
 	rm -f migrations/versions/0001_initial_schema.py /tmp/tsunagu-migration.sqlite3
-	DATABASE_URL=sqlite:////tmp/tsunagu-migration.sqlite3 $(VENV)/bin/flask db migrate -m "initial schema" --rev-id 0001
+	mv migrations/versions/0002_notify_triggers.py /tmp/tsunagu-0002.py  # hand-written: PostgreSQL triggers
+	DATABASE_URL=sqlite:////tmp/tsunagu-migration.sqlite3 $(VENV)/bin/flask db migrate -m "initial schema" --rev-id 0001; \
+		status=$$?; mv /tmp/tsunagu-0002.py migrations/versions/0002_notify_triggers.py; exit $$status
 	rm -f /tmp/tsunagu-migration.sqlite3
 
 clean:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 
@@ -17,6 +18,7 @@ from app.services import backfill as backfill_service
 from app.services import freshness, leases, segments
 from app.services.pacing import CostPacer
 from app.services.sync_runner import run_pass
+from app.services.wakeup import SYNC_CHANNEL, Wakeup
 from app.shopify.client import AdminClient
 from app.shopify.http import shopify_http_client
 
@@ -56,7 +58,9 @@ def register_sync_cli(app: Flask) -> None:
         signal.signal(signal.SIGTERM, stop)
         holder = leases.new_holder_id("syncer")
         pacers: dict[int, CostPacer] = {}  # one per shop, kept across passes: they learn the bucket level
-        with shopify_http_client(current_app.config["SETTINGS"]) as http:
+        # Woken on PostgreSQL when a member's sync_version moves (members trigger); else polls.
+        wakeup = Wakeup(db.engine, SYNC_CHANNEL)
+        with shopify_http_client(current_app.config["SETTINGS"]) as http, contextlib.closing(wakeup):
             while not stopping:
                 busy = False
                 for shop in _shops(domains):
@@ -66,14 +70,14 @@ def register_sync_cli(app: Flask) -> None:
                     result = run_pass(
                         db.session, shop, AdminClient(shop, session=db.session), pacer, http, holder=holder
                     )
-                    busy = busy or bool(result.sync and result.sync.members)
+                    busy = busy or bool(result.sync and any(result.sync.progress))
                     if verbose or result.error:
                         click.echo(f"{shop.domain}: {result}")
                 db.session.remove()
                 if once:
                     break
                 if not busy:
-                    time.sleep(interval)
+                    wakeup.wait(interval)
 
     backfill = AppGroup("backfill", help="The install backfill of historical customers and orders.")
 

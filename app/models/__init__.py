@@ -15,6 +15,7 @@ from app.models.integrations import (  # issue 8: Smaregi and LINE
 )
 from app.models.ledger import LedgerPosting, LedgerTransaction, PointHold, PointLot
 from app.models.member import CustomerTombstone, ExternalLink, IdentityReview, Member
+from app.models.notify import NOTIFY_FUNCTION  # PostgreSQL triggers that wake the worker and syncer
 from app.models.purchase import Purchase, PurchaseRefund
 from app.models.rank import RankSnapshot
 from app.models.redemption import Redemption
@@ -29,6 +30,7 @@ from app.models.sync import (
 )
 
 __all__ = [
+    "NOTIFY_FUNCTION",
     "BackfillJob",
     "CardLinkAttempt",
     "CustomerTombstone",

@@ -25,6 +25,7 @@ from app.extensions import db
 from app.models.inbox import InboxEvent
 from app.services import inbox
 from app.services.inbox import RetryPolicy
+from app.services.wakeup import INBOX_CHANNEL, Wakeup
 from app.webhooks.handlers import dispatch
 from app.webhooks.normalise import NormaliseError
 
@@ -136,14 +137,19 @@ class Worker:
     def run(self, *, once: bool = False) -> int:
         """Loop until stopped (or, with once, until nothing is due); returns rows handled."""
         with self.app.app_context():
-            while not self._stopping:
-                self._maybe_periodic()
-                handled = self.drain_batch()
-                if handled == 0:
-                    if once:
-                        break
-                    time.sleep(self.config.idle_sleep)
-            db.session.remove()
+            # Woken by the inbox trigger on PostgreSQL the moment a webhook is recorded; else polls.
+            wakeup = Wakeup(db.engine, INBOX_CHANNEL)
+            try:
+                while not self._stopping:
+                    self._maybe_periodic()
+                    handled = self.drain_batch()
+                    if handled == 0:
+                        if once:
+                            break
+                        wakeup.wait(self.config.idle_sleep)
+            finally:
+                wakeup.close()
+                db.session.remove()
         return self.processed
 
     def _maybe_periodic(self) -> None:
