@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -100,26 +100,40 @@ def consume(
     http: httpx.Client,
     *,
     max_lines: int | None = None,
+    max_seconds: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     now: Callable[[], datetime] = utcnow,
 ) -> int:
     """Stream the result file from `lines_consumed` on, applying each row; returns lines applied now.
 
-    `max_lines` stops early (tests, and operators running it in slices); the job stays resumable.
+    `max_lines` and `max_seconds` stop early (the syncer works in short slices so metafields are not
+    held up; operators may run it in slices); the job stays resumable. A resumed slice asks for the rest
+    of the file from the byte after the last applied line (HTTP Range, which Shopify's result URLs
+    serve); a server that ignores the Range gets the old behaviour of skipping the lines already applied.
     """
     started, start_lines = clock(), job.lines_consumed
+    deadline = started + max_seconds if max_seconds is not None else None
     applied = roots = 0
     last = job.lines_consumed
+    offset = int((job.detail or {}).get("bytes_consumed", 0)) if job.lines_consumed else 0
     errors = int((job.detail or {}).get("errors", 0))
     finished = False
-    with http.stream("GET", job.result_url) as response:
-        response.raise_for_status()
-        for number, raw in enumerate(response.iter_lines(), start=1):
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    with http.stream("GET", job.result_url, headers=headers) as response:
+        if response.status_code == 416:  # nothing after our offset: the file was applied whole
+            finished = True
+            lines = iter(())
+        else:
+            response.raise_for_status()
+            resumed = response.status_code == 206
+            first = job.lines_consumed + 1 if resumed else 1
+            lines = _lines(response, first, offset if resumed else 0)
+        for number, raw, end in lines:
             if number <= job.lines_consumed:
-                continue  # applied before a restart
-            if max_lines is not None and applied >= max_lines:
+                continue  # applied before a restart (the server sent the whole file)
+            if (max_lines is not None and applied >= max_lines) or (deadline and clock() >= deadline):
                 break
-            last = number
+            last, offset = number, end
             if not raw.strip():
                 continue
             row = json.loads(raw)
@@ -133,14 +147,29 @@ def consume(
                 _apply(session, shop, job.kind, event, now())
             applied += 1
             if applied % CHUNK == 0:
-                _checkpoint(session, job, last, roots, errors, started, start_lines, clock)
+                _checkpoint(session, job, last, offset, roots, errors, started, start_lines, clock)
                 roots = 0
         else:
             finished = True
     if finished:
         job.status, job.finished_at = DONE, now()
-    _checkpoint(session, job, last, roots, errors, started, start_lines, clock)
+    _checkpoint(session, job, last, offset, roots, errors, started, start_lines, clock)
     return applied
+
+
+def _lines(response: httpx.Response, first: int, offset: int) -> Iterator[tuple[int, bytes, int]]:
+    """(line number, line without its newline, byte offset just after it), streamed in chunks."""
+    number, buffer = first, b""
+    for chunk in response.iter_bytes():
+        buffer += chunk
+        start = 0
+        while (cut := buffer.find(b"\n", start)) >= 0:
+            offset += cut + 1 - start
+            yield number, buffer[start:cut], offset
+            number, start = number + 1, cut + 1
+        buffer = buffer[start:]
+    if buffer:
+        yield number, buffer, offset + len(buffer)
 
 
 def _event(kind: str, row: dict[str, Any], shop_domain: str) -> PurchaseEvent | CustomerEvent:
@@ -159,6 +188,7 @@ def _checkpoint(
     session: Session,
     job: BackfillJob,
     lines: int,
+    offset: int,
     roots: int,
     errors: int,
     started: float,
@@ -174,6 +204,7 @@ def _checkpoint(
     job.detail = {
         **(job.detail or {}),
         "errors": errors,
+        "bytes_consumed": offset,
         "rate_per_s": round(rate, 1),
         "eta_s": round(remaining / rate, 1) if rate > 0 and job.status != DONE else 0,
     }
@@ -188,6 +219,7 @@ def advance(
     http: httpx.Client,
     *,
     max_lines: int | None = None,
+    max_seconds: float | None = None,
 ) -> list[BackfillJob]:
     """Move every open job of the shop one step: start, poll, or stream (customers before orders)."""
     jobs = session.scalars(
@@ -199,7 +231,7 @@ def advance(
         if job.status == "running":
             poll(session, job, client, pacer)
         if job.status == "downloading":
-            consume(session, shop, job, http, max_lines=max_lines)
+            consume(session, shop, job, http, max_lines=max_lines, max_seconds=max_seconds)
     return list(jobs)
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from app.models.member import Member
 from app.models.shop import Shop
@@ -25,7 +25,7 @@ from app.models.types import utcnow
 from app.services import freshness, leases
 from app.services.member_projection import Projection, project
 from app.services.metafield_sync import MemberChange, diff, pack, read_current, send_deletes, send_sets
-from app.services.pacing import CostPacer
+from app.services.pacing import MUTATION_COST, CostPacer
 from app.services.tags import push_tags, tag_changes
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 LEASE_NAME = "syncer"
 LEASE_TTL = timedelta(seconds=60)
 ROUND_SIZE = 200  # members projected per round (a few queries each round)
+TAG_WAIT_PER_ROUND = 1.0  # seconds a round may wait for budget for tags when no metafields are waiting
 
 
 @dataclass
@@ -49,6 +50,19 @@ class SyncReport:
     stale: int = 0
     rounds: int = 0
     lease_lost: bool = False
+    tags_deferred: int = 0  # members whose tag change waits for budget (their metafields are written)
+
+    @property
+    def progress(self) -> tuple[int, ...]:
+        """Moves whenever a pass achieved something; a pass that leaves it unchanged only waited."""
+        return (
+            self.confirmed,
+            self.metafields_written,
+            self.metafields_deleted,
+            self.tag_calls,
+            self.stale,
+            len(self.refused),
+        )
 
 
 def shop_today(shop: Shop, now: datetime) -> date:
@@ -78,6 +92,7 @@ def dirty_members(session: Session, shop: Shop, today: date, limit: int) -> list
         )
         .order_by(state.pending_since.is_(None), state.pending_since, Member.id)
         .limit(limit)
+        .execution_options(populate_existing=True)  # the newest sync_version, not a copy from a past round
     )
     return [(m, s) for m, s in session.execute(stmt)]
 
@@ -123,6 +138,11 @@ def sync_shop(
     if not leases.acquire(session, shop.id, LEASE_NAME, holder, LEASE_TTL, now()):
         report.lease_lost = True
         return report
+    # A round commits after every Shopify call; reloading each member and sync state after every commit
+    # cost more than the calls. The rows a round works on are its own (lease), and every round starts
+    # from a query that refreshes what it reads.
+    raw = session.registry() if isinstance(session, scoped_session) else session
+    expire_on_commit, raw.expire_on_commit = raw.expire_on_commit, False
     try:
         while max_rounds is None or report.rounds < max_rounds:
             if not leases.acquire(session, shop.id, LEASE_NAME, holder, LEASE_TTL, now()):
@@ -132,9 +152,13 @@ def sync_shop(
             if not rows:
                 break
             report.rounds += 1
+            before = report.progress
             _sync_round(session, shop, client, pacer, [m for m, _ in rows], report, now)
+            if report.progress == before:
+                break  # only tag changes waiting for budget: the next pass tries again
     finally:
-        session.rollback()
+        session.rollback()  # expires everything this pass loaded, so nothing stale outlives it
+        raw.expire_on_commit = expire_on_commit
         leases.release(session, shop.id, LEASE_NAME, holder)
     return report
 
@@ -157,16 +181,18 @@ def _sync_round(
     changes: list[MemberChange] = []
     for member in members:
         state = states[member.id]
-        if state.pending_since is None and member.sync_version > state.confirmed_version:
-            # Not caused by a webhook we saw (or the hook was not used): measure from the change itself.
-            state.pending_since = member.updated_at
         p = projections.get(member.id)
         if p is None:
             continue
         if state.customer_gid != p.customer_gid:
             # A different Shopify customer (first sync, or relinked): nothing there is known to us.
             state.customer_gid, state.values, state.digests, state.tags = p.customer_gid, {}, {}, []
-        changes.append(diff(p, dict(state.values), dict(state.digests)))
+        change = diff(p, dict(state.values), dict(state.digests))
+        if state.pending_since is None and member.sync_version > state.confirmed_version and not change.empty:
+            # Not caused by a webhook we saw (or the hook was not used): measure from the change itself.
+            # (A member whose metafields are written and whose tags wait for budget has nothing to measure.)
+            state.pending_since = member.updated_at
+        changes.append(change)
     session.commit()
 
     blocked: set[int] = set()
@@ -201,22 +227,44 @@ def _sync_round(
             report.metafields_deleted += len(keys)
         session.commit()
 
+    # The metafields are in Shopify now: that is the freshness the merchant's tools see (a sale's
+    # metafields within a second), so the clock stops here, before the slower tag calls.
+    written_at = now()
+    for change in changes:
+        if change.member_id not in blocked:
+            _metafields_visible(session, shop, states[change.member_id], written_at)
+    session.commit()
+
     # Tags are idempotent in Shopify, so one commit for the round is enough: a crash re-sends at worst.
+    # A tag call costs a mutation each, and on a Standard bucket a stream of new members' tags outspends
+    # the restore rate; waiting for budget here would hold up the next members' metafields. So after a
+    # round that wrote metafields, tags go out only while the bucket affords them at once, and the rest
+    # stay dirty for the next round; a round with only tags left waits for budget, a second at most, so
+    # fresh metafields never queue behind more than that.
+    wrote = any(not c.empty for c in changes)
+    waited = 0.0
     for change in changes:
         if change.member_id in blocked:
             continue
-        _push_member_tags(client, pacer, states[change.member_id], change.projection, report)
-        _confirm(session, shop, states[change.member_id], change.projection, today, now(), report)
+        state = states[change.member_id]
+        add, remove = tag_changes(change.projection.tags, state.tags or [])
+        if add or remove:
+            delay = pacer.delay_for(MUTATION_COST * (bool(add) + bool(remove)))
+            if delay > 0 and (wrote or waited + delay > TAG_WAIT_PER_ROUND):
+                report.tags_deferred += 1
+                continue
+            waited += delay
+            report.tag_calls += push_tags(client, pacer, change.projection.customer_gid, add, remove)
+            state.tags = sorted(change.projection.tags)
+        _confirm(session, shop, state, change.projection, today, now(), report)
     session.commit()
 
 
-def _push_member_tags(
-    client: Any, pacer: CostPacer, state: MemberSyncState, p: Projection, report: SyncReport
-) -> None:
-    add, remove = tag_changes(p.tags, state.tags or [])
-    if add or remove:
-        report.tag_calls += push_tags(client, pacer, p.customer_gid, add, remove)
-        state.tags = sorted(p.tags)
+def _metafields_visible(session: Session, shop: Shop, state: MemberSyncState, at: datetime) -> None:
+    """The member's metafields are written: close the freshness sample a webhook opened, if any."""
+    if state.pending_since is not None:
+        freshness.record(session, shop.id, state.pending_since, at)
+        state.pending_since = None
 
 
 def _confirm(
@@ -234,9 +282,7 @@ def _confirm(
     state.projected_on = today
     state.failed_version, state.last_error = None, None
     state.confirmed_at = confirmed_at
-    if state.pending_since is not None:
-        freshness.record(session, shop.id, state.pending_since, confirmed_at)
-        state.pending_since = None
+    _metafields_visible(session, shop, state, confirmed_at)
     report.confirmed += 1
 
 

@@ -61,6 +61,7 @@ def run_pass(
     holder: str,
     now: Callable[[], datetime] = utcnow,
     backfill_lines: int | None = 20_000,
+    backfill_seconds: float | None = 2.0,
 ) -> PassResult:
     """Everything the syncer does for one shop, under its lease; errors are reported, not raised."""
     result = PassResult(shop.domain)
@@ -70,7 +71,9 @@ def run_pass(
     try:
         result.installed = install_tasks(session, shop, client, pacer)
         # Backfill in slices so metafield freshness does not wait for a whole history to import.
-        jobs = backfill.advance(session, shop, client, pacer, http, max_lines=backfill_lines)
+        jobs = backfill.advance(
+            session, shop, client, pacer, http, max_lines=backfill_lines, max_seconds=backfill_seconds
+        )
         result.backfill = [backfill.progress(j) for j in jobs]
         result.redemptions = {
             "resumed": redemption.resume_creating(session, shop, client, pacer),

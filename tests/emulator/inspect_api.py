@@ -58,7 +58,10 @@ def create_inspect_blueprint(state: EmulatorState) -> Blueprint:
         body = shop.bulk_results.get(bulk_id)
         if body is None:
             abort(404)
-        return Response(body, mimetype="application/jsonl")
+        # Like Shopify's result URLs (cloud storage), byte ranges are served: a resumed download asks
+        # for the rest of the file only.
+        response = Response(body.encode(), mimetype="application/jsonl")
+        return response.make_conditional(request, accept_ranges=True, complete_length=len(response.data))
 
     @bp.get("/shops")
     def shops() -> Response:

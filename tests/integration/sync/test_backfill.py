@@ -115,3 +115,38 @@ def test_webhooks_meanwhile_win_when_newer_and_never_double_credit(world, demo):
             purchase.source_updated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
             == world.remote.orders[order["id"]]["updated_at"]
         )
+
+
+def test_slices_resume_from_the_byte_after_the_last_applied_line(world, demo):
+    """The syncer backfills in short slices; each resumed slice downloads only the rest of the file."""
+    _summary, http = demo
+    backfill.start(world.session, world.shop, world.client(), world.pacer())
+    seen: list[tuple[str | None, int]] = []
+    http.event_hooks["response"] = [lambda r: seen.append((r.request.headers.get("Range"), r.status_code))]
+    slices = 0
+    while True:
+        jobs = backfill.advance(world.session, world.shop, world.client(), world.pacer(), http, max_lines=37)
+        if not jobs:
+            break
+        slices += 1
+    downloads = [(rng, status) for rng, status in seen if rng is not None or status in (200, 206, 416)]
+    resumed = [status for rng, status in downloads if rng is not None]
+    assert slices > 4 and resumed and set(resumed) <= {206, 416}
+    assert counts(world.session)[0] == with_customer(world)  # every order once, none skipped
+    issued, earned = issued_vs_earned(world.session)
+    assert issued == earned > 0
+
+
+def test_a_slice_stops_at_its_time_budget_and_the_next_one_goes_on(world, demo):
+    _, http = demo
+    jobs = backfill.start(world.session, world.shop, world.client(), world.pacer())
+    for job in jobs:
+        backfill.poll(world.session, job, world.client(), world.pacer())
+    customers = jobs[0]
+    ticks = iter(range(10_000))
+    applied = backfill.consume(
+        world.session, world.shop, customers, http, max_seconds=5, clock=lambda: float(next(ticks))
+    )
+    assert applied == 4 and customers.status == "downloading" and customers.lines_consumed == 4
+    rest = backfill.consume(world.session, world.shop, customers, http)
+    assert customers.status == "done" and applied + rest == customers.lines_consumed

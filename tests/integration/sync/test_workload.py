@@ -115,3 +115,30 @@ def test_burst_after_someone_else_drained_the_bucket_recovers(world):
         world.buy(cid, "900")
     sync(world, pacer)
     assert world.remote.throttled_count == later  # back in steady state: no more THROTTLED
+
+
+def test_metafields_are_not_held_up_by_tags_waiting_for_budget(world):
+    """New members' tags outspend a Standard bucket; their metafields go first and the tags follow."""
+    customers = [world.customer() for _ in range(40)]
+    for cid in customers:
+        world.buy(cid, "2500", commit=False)
+    world.session.commit()
+    # Enough budget for the metafields (23 calls, 230 points) above the pacer's reserve (400), not for
+    # 40 tag calls on top.
+    world.remote.bucket.drain(world.remote.bucket.maximum - 750)
+    pacer = world.pacer()
+    first = sync_shop(world.session, world.shop, world.client(), pacer, now=world.clock.utc, max_rounds=1)
+    assert first.metafields_written == 40 * 14 and first.tags_deferred > 0
+    assert pacer.waited == 0  # nothing in this round waited for budget
+    from app.models.sync import FreshnessSample
+
+    # The deferred members' metafields are in Shopify already, and nothing is measured twice for them.
+    tagged = [cid for cid in customers if world.remote.customer_tags(cid)]
+    assert len(tagged) == 40 - first.tags_deferred
+    samples = world.session.query(FreshnessSample).count()
+    assert samples == 40  # one per member, taken when its metafields were written
+    rest = sync(world, pacer)  # later passes: only tags left, so they wait for budget and finish
+    assert rest.metafields_written == 0 and rest.tag_calls == first.tags_deferred
+    assert world.session.query(FreshnessSample).count() == samples
+    assert world.remote.throttled_count == 0
+    assert_shopify_matches_db(world)
