@@ -22,6 +22,8 @@ from app.services.wakeup import SYNC_CHANNEL, Wakeup
 from app.shopify.client import AdminClient
 from app.shopify.http import shopify_http_client
 
+REDEMPTIONS_EVERY = 10.0  # seconds between checks of a shop's reward codes (used by an order, expired)
+
 
 def _shops(domains: tuple[str, ...]) -> list[Shop]:
     query = select(Shop).where(Shop.status == "installed").order_by(Shop.id)
@@ -58,6 +60,7 @@ def register_sync_cli(app: Flask) -> None:
         signal.signal(signal.SIGTERM, stop)
         holder = leases.new_holder_id("syncer")
         pacers: dict[int, CostPacer] = {}  # one per shop, kept across passes: they learn the bucket level
+        redeemed: dict[int, float] = {}  # when each shop's reward codes were last settled
         # Woken on PostgreSQL when a member's sync_version moves (members trigger); else polls.
         wakeup = Wakeup(db.engine, SYNC_CHANNEL)
         with shopify_http_client(current_app.config["SETTINGS"]) as http, contextlib.closing(wakeup):
@@ -67,9 +70,18 @@ def register_sync_cli(app: Flask) -> None:
                     if stopping:
                         break
                     pacer = pacers.setdefault(shop.id, CostPacer.for_plan(shop.plan))
+                    due = time.monotonic() - redeemed.get(shop.id, float("-inf")) >= REDEMPTIONS_EVERY
                     result = run_pass(
-                        db.session, shop, AdminClient(shop, session=db.session), pacer, http, holder=holder
+                        db.session,
+                        shop,
+                        AdminClient(shop, session=db.session),
+                        pacer,
+                        http,
+                        holder=holder,
+                        redemptions=due,
                     )
+                    if due:
+                        redeemed[shop.id] = time.monotonic()
                     busy = busy or bool(result.sync and any(result.sync.progress))
                     if verbose or result.error:
                         click.echo(f"{shop.domain}: {result}")

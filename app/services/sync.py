@@ -26,7 +26,7 @@ from app.services import freshness, leases
 from app.services.member_projection import Projection, project
 from app.services.metafield_sync import MemberChange, diff, pack, read_current, send_deletes, send_sets
 from app.services.pacing import MUTATION_COST, CostPacer
-from app.services.tags import push_tags, tag_changes
+from app.services.tags import TagChange, push_tag_changes, tag_changes
 
 log = logging.getLogger(__name__)
 
@@ -138,16 +138,19 @@ def sync_shop(
     if not leases.acquire(session, shop.id, LEASE_NAME, holder, LEASE_TTL, now()):
         report.lease_lost = True
         return report
-    # A round commits after every Shopify call; reloading each member and sync state after every commit
-    # cost more than the calls. The rows a round works on are its own (lease), and every round starts
-    # from a query that refreshes what it reads.
+    # Reloading each member and sync state after every commit cost more than the Shopify calls. The rows a
+    # round works on are its own (lease), and every round starts from a query that refreshes what it reads.
     raw = session.registry() if isinstance(session, scoped_session) else session
     expire_on_commit, raw.expire_on_commit = raw.expire_on_commit, False
+    renewed = now()
     try:
         while max_rounds is None or report.rounds < max_rounds:
-            if not leases.acquire(session, shop.id, LEASE_NAME, holder, LEASE_TTL, now()):
-                report.lease_lost = True
-                break
+            # Renewed once a third of its term has passed (a renewal is a commit; rounds are short).
+            if now() - renewed >= LEASE_TTL / 3:
+                if not leases.acquire(session, shop.id, LEASE_NAME, holder, LEASE_TTL, now()):
+                    report.lease_lost = True
+                    break
+                renewed = now()
             rows = dirty_members(session, shop, shop_today(shop, now()), ROUND_SIZE)
             if not rows:
                 break
@@ -172,7 +175,7 @@ def _sync_round(
     report: SyncReport,
     now: Callable[[], datetime],
 ) -> None:
-    """Project, diff, write and confirm one round of members; commits after each Shopify call."""
+    """Project, diff, write and confirm one round: a commit before the writes, one after, one at the end."""
     started = now()
     states = _ensure_states(session, shop, members)
     projections = project(session, shop, members, started)
@@ -216,7 +219,9 @@ def _sync_round(
             states[member_id].values, states[member_id].digests = values, digests
             report.stale += 1
             blocked.add(member_id)
-        session.commit()
+    # One commit for all the calls (a commit is a disk flush). Confirmations lost to a crash before it
+    # are harmless: the next pass re-sends with the old digests, Shopify answers STALE_OBJECT where the
+    # value moved, and the syncer re-reads before writing again.
 
     deletable = [c for c in changes if c.deletes and c.member_id not in blocked]
     if deletable:
@@ -225,7 +230,6 @@ def _sync_round(
             state.values = {k: v for k, v in state.values.items() if k not in keys}
             state.digests = {k: v for k, v in state.digests.items() if k not in keys}
             report.metafields_deleted += len(keys)
-        session.commit()
 
     # The metafields are in Shopify now: that is the freshness the merchant's tools see (a sale's
     # metafields within a second), so the clock stops here, before the slower tag calls.
@@ -236,26 +240,38 @@ def _sync_round(
     session.commit()
 
     # Tags are idempotent in Shopify, so one commit for the round is enough: a crash re-sends at worst.
-    # A tag call costs a mutation each, and on a Standard bucket a stream of new members' tags outspends
+    # A tag mutation costs 10 points, and on a Standard bucket a stream of new members' tags outspends
     # the restore rate; waiting for budget here would hold up the next members' metafields. So after a
-    # round that wrote metafields, tags go out only while the bucket affords them at once, and the rest
-    # stay dirty for the next round; a round with only tags left waits for budget, a second at most, so
-    # fresh metafields never queue behind more than that.
+    # round that wrote metafields, tags go out only as far as the bucket affords them at once, and the
+    # rest stay dirty for the next round; a round with only tags left waits for budget, a second at
+    # most, so fresh metafields never queue behind more than that. All of them travel in one request.
     wrote = any(not c.empty for c in changes)
-    waited = 0.0
+    planned: list[TagChange] = []
+    settled: list[MemberChange] = []
+    cost = 0.0
     for change in changes:
         if change.member_id in blocked:
             continue
-        state = states[change.member_id]
-        add, remove = tag_changes(change.projection.tags, state.tags or [])
+        add, remove = tag_changes(change.projection.tags, states[change.member_id].tags or [])
         if add or remove:
-            delay = pacer.delay_for(MUTATION_COST * (bool(add) + bool(remove)))
-            if delay > 0 and (wrote or waited + delay > TAG_WAIT_PER_ROUND):
+            tag_change = TagChange(
+                change.member_id, change.projection.customer_gid, tuple(add), tuple(remove)
+            )
+            delay = pacer.delay_for(cost + MUTATION_COST * tag_change.mutations)
+            if delay > 0 and (wrote or delay > TAG_WAIT_PER_ROUND):
                 report.tags_deferred += 1
                 continue
-            waited += delay
-            report.tag_calls += push_tags(client, pacer, change.projection.customer_gid, add, remove)
-            state.tags = sorted(change.projection.tags)
+            cost += MUTATION_COST * tag_change.mutations
+            planned.append(tag_change)
+        settled.append(change)
+    calls, refused = push_tag_changes(client, pacer, planned)
+    report.tag_calls += calls
+    for change in settled:
+        state = states[change.member_id]
+        if change.member_id in refused:
+            _refuse(state, change.projection, refused[change.member_id], report)
+            continue
+        state.tags = sorted(change.projection.tags)
         _confirm(session, shop, state, change.projection, today, now(), report)
     session.commit()
 
@@ -288,6 +304,6 @@ def _confirm(
 
 def _refuse(state: MemberSyncState, p: Projection, reason: str, report: SyncReport) -> None:
     """Shopify refused this member's values: park this version (retried when the member changes again)."""
-    log.warning("metafieldsSet refused member %s: %s", p.member_id, reason)
+    log.warning("Shopify refused member %s: %s", p.member_id, reason)
     state.failed_version, state.last_error = p.version, reason[:1000]
     report.refused[p.member_id] = reason

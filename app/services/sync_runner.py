@@ -62,6 +62,7 @@ def run_pass(
     now: Callable[[], datetime] = utcnow,
     backfill_lines: int | None = 20_000,
     backfill_seconds: float | None = 2.0,
+    redemptions: bool = True,
 ) -> PassResult:
     """Everything the syncer does for one shop, under its lease; errors are reported, not raised."""
     result = PassResult(shop.domain)
@@ -75,11 +76,12 @@ def run_pass(
             session, shop, client, pacer, http, max_lines=backfill_lines, max_seconds=backfill_seconds
         )
         result.backfill = [backfill.progress(j) for j in jobs]
-        result.redemptions = {
-            "resumed": redemption.resume_creating(session, shop, client, pacer),
-            "used": redemption.settle_used(session, shop, now()),
-            "expired": redemption.release_expired(session, shop, now()),
-        }
+        if redemptions:  # `flask sync` asks every few seconds, not every pass (they scan recent orders)
+            result.redemptions = {
+                "resumed": redemption.resume_creating(session, shop, client, pacer),
+                "used": redemption.settle_used(session, shop, now()),
+                "expired": redemption.release_expired(session, shop, now()),
+            }
         result.sync = sync_shop(session, shop, client, pacer, holder=holder, now=now)
     except ShopifyAuthError as exc:
         session.rollback()

@@ -1,19 +1,40 @@
-"""Customer tags for tools that read only tags: added and removed only when they change.
+"""Customer tags for tools that read only tags: added and removed only when they change, many per request.
 
 `tagsAdd`/`tagsRemove` touch only the tags named, so the merchant's own tags are never overwritten
 (https://shopify.dev/docs/api/admin-graphql/latest/mutations/tagsAdd). We remember exactly which tags we
 put on each customer, so a changed prefix or a renamed rank removes the old tag instead of leaving it.
+
+A round's tag changes travel as aliased mutations in one request (up to `MAX_MUTATIONS`): Shopify charges
+10 points per mutation field either way, but one round trip instead of one per customer keeps the syncer's
+pass short, so the next sale's metafields are not queued behind a string of tag calls. Mutations in one
+request are not atomic: each alias reports its own `userErrors`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from app.services.pacing import CostPacer, paced_execute
+from app.services.pacing import MUTATION_COST, CostPacer, paced_execute
+from app.shopify.errors import ShopifyUserErrors
 
-TAGS_ADD = "tags_add"
-TAGS_REMOVE = "tags_remove"
+MAX_MUTATIONS = 25  # per request: 250 points requested, far below Shopify's 1,000-point limit per query
+PAYLOAD = "node { id } userErrors { field message }"
+
+
+@dataclass(frozen=True)
+class TagChange:
+    """One customer's tag change; `key` names it for the caller (the member id)."""
+
+    key: Hashable
+    customer_gid: str
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
+
+    @property
+    def mutations(self) -> int:
+        return bool(self.add) + bool(self.remove)
 
 
 def tag_changes(desired: Iterable[str], held: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -25,13 +46,42 @@ def tag_changes(desired: Iterable[str], held: Iterable[str]) -> tuple[list[str],
     return add, remove
 
 
-def push_tags(client: Any, pacer: CostPacer, customer_gid: str, add: list[str], remove: list[str]) -> int:
-    """Apply the changes to one customer; returns the number of calls made (0 when nothing changed)."""
-    calls = 0
-    if remove:
-        paced_execute(client, pacer, TAGS_REMOVE, {"id": customer_gid, "tags": remove})
+def batch_document(operations: Sequence[tuple[str, str, Sequence[str]]]) -> tuple[str, dict[str, Any]]:
+    """One mutation document with an aliased `tagsAdd`/`tagsRemove` per (mutation, customer gid, tags)."""
+    definitions, fields, variables = [], [], {}
+    for i, (mutation, gid, tags) in enumerate(operations):
+        if mutation not in ("tagsAdd", "tagsRemove"):
+            raise ValueError(f"not a tag mutation: {mutation}")
+        definitions.append(f"$id{i}: ID!, $tags{i}: [String!]!")
+        fields.append(f"  m{i}: {mutation}(id: $id{i}, tags: $tags{i}) {{ {PAYLOAD} }}")
+        variables[f"id{i}"], variables[f"tags{i}"] = gid, list(tags)
+    return f"mutation TagsBatch({', '.join(definitions)}) {{\n" + "\n".join(fields) + "\n}", variables
+
+
+def push_tag_changes(
+    client: Any, pacer: CostPacer, changes: Sequence[TagChange]
+) -> tuple[int, dict[Hashable, str]]:
+    """Apply the changes (removals before additions per customer); returns (requests, refused key -> why).
+
+    A customer whose mutation Shopify refuses (gone, for instance) is reported, the others are applied.
+    """
+    operations: list[tuple[str, str, Sequence[str], Hashable]] = []
+    for change in changes:
+        if change.remove:
+            operations.append(("tagsRemove", change.customer_gid, change.remove, change.key))
+        if change.add:
+            operations.append(("tagsAdd", change.customer_gid, change.add, change.key))
+    calls, refused = 0, {}
+    for start in range(0, len(operations), MAX_MUTATIONS):
+        chunk = operations[start : start + MAX_MUTATIONS]
+        document, variables = batch_document([op[:3] for op in chunk])
         calls += 1
-    if add:
-        paced_execute(client, pacer, TAGS_ADD, {"id": customer_gid, "tags": add})
-        calls += 1
-    return calls
+        try:
+            paced_execute(client, pacer, document, variables, expected_cost=MUTATION_COST * len(chunk))
+        except ShopifyUserErrors as exc:
+            for i, (mutation, _, _, key) in enumerate(chunk):
+                errors = ((exc.data or {}).get(f"m{i}") or {}).get("userErrors") or []
+                if errors:
+                    reason = f"{mutation}: " + "; ".join(str(e.get("message")) for e in errors)
+                    refused.setdefault(key, reason)
+    return calls, refused

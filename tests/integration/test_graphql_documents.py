@@ -16,6 +16,21 @@ DOCUMENTS = sorted((ROOT / "app" / "shopify" / "graphql").glob("*.graphql"))
 TOML_PATH = ROOT / "shopify.app.toml"
 
 
+def generated_documents() -> dict[str, str]:
+    """Documents the app builds at run time (aliased batches), at the sizes it sends."""
+    from app.services.tags import MAX_MUTATIONS, batch_document
+
+    gid = "gid://shopify/Customer/1"
+    out = {}
+    for size in (1, 2, MAX_MUTATIONS):
+        ops = [("tagsAdd" if i % 2 else "tagsRemove", gid, ["tsunagu:rank-gold"]) for i in range(size)]
+        out[f"tags batch x{size}"] = batch_document(ops)[0]
+    return out
+
+
+TEXTS = {**{p.name: p.read_text() for p in DOCUMENTS}, **generated_documents()}
+
+
 def declared_scopes() -> set[str]:
     config = tomllib.loads(TOML_PATH.read_text())
     return {s.strip() for s in config["access_scopes"]["scopes"].split(",") if s.strip()}
@@ -30,9 +45,9 @@ def test_there_are_documents():
     assert DOCUMENTS, "app/shopify/graphql/ holds no .graphql documents"
 
 
-@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: p.name)
-def test_document_is_valid_against_the_real_schema(path):
-    text = path.read_text()
+@pytest.mark.parametrize("name", sorted(TEXTS))
+def test_document_is_valid_against_the_real_schema(name):
+    text = TEXTS[name]
     errors = validate(text)
     assert not errors, [e.message for e in errors]
     operations = [d for d in parse_document(text).definitions if isinstance(d, OperationDefinitionNode)]
@@ -44,14 +59,14 @@ def test_document_is_valid_against_the_real_schema(path):
 
 def test_declared_scopes_cover_every_document():
     granted = implied_scopes(declared_scopes())
-    missing = {p.name: sorted(required_scopes(p.read_text()) - granted) for p in DOCUMENTS}
+    missing = {name: sorted(required_scopes(text) - granted) for name, text in TEXTS.items()}
     assert {k: v for k, v in missing.items() if v} == {}
 
 
 def test_every_declared_scope_is_needed_or_explained():
     needed: set[str] = set()
-    for path in DOCUMENTS:
-        needed |= required_scopes(path.read_text())
+    for text in TEXTS.values():
+        needed |= required_scopes(text)
     needed = set(implied_scopes(needed))
     unexplained = {
         scope

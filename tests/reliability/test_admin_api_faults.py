@@ -38,7 +38,7 @@ def faulty_emulator(world) -> tuple[Flask, FaultInjector]:
 def test_metafields_converge_under_throttling_errors_and_latency(world, app):
     wsgi, faults = faulty_emulator(world)
     app.config["SHOPIFY_TRANSPORT"] = emulator_transport(wsgi)
-    customers = [world.customer() for _ in range(size(40, 300))]
+    customers = [world.customer() for _ in range(size(60, 300))]
     for round_ in range(2):
         for i, cid in enumerate(customers):
             world.buy(cid, str(1500 + 700 * ((i + round_) % 9)), pos=(i + round_) % 3 == 0, commit=False)

@@ -138,7 +138,34 @@ def test_metafields_are_not_held_up_by_tags_waiting_for_budget(world):
     samples = world.session.query(FreshnessSample).count()
     assert samples == 40  # one per member, taken when its metafields were written
     rest = sync(world, pacer)  # later passes: only tags left, so they wait for budget and finish
-    assert rest.metafields_written == 0 and rest.tag_calls == first.tags_deferred
+    assert rest.metafields_written == 0 and rest.confirmed == first.tags_deferred
     assert world.session.query(FreshnessSample).count() == samples
     assert world.remote.throttled_count == 0
     assert_shopify_matches_db(world)
+
+
+def test_a_rounds_tags_travel_in_one_request(world):
+    customers = [world.customer() for _ in range(12)]
+    for cid in customers:
+        world.buy(cid, "2500", commit=False)
+    world.session.commit()
+    before = world.remote.graphql_calls
+    report = sync(world)
+    assert report.tag_calls == 1  # 12 tagsAdd mutations, one request
+    assert world.remote.graphql_calls - before == report.set_calls + report.tag_calls
+    assert_shopify_matches_db(world)
+
+
+def test_a_refused_tag_change_is_reported_and_the_others_applied(world):
+    from app.services.tags import TagChange, push_tag_changes
+
+    customers = [world.customer() for _ in range(3)]
+    world.remote.customers.pop(customers[0])  # deleted in Shopify meanwhile
+    changes = [
+        TagChange(cid, f"gid://shopify/Customer/{cid}", ("tsunagu:rank-gold",), ("tsunagu:rank-silver",))
+        for cid in customers
+    ]
+    calls, refused = push_tag_changes(world.client(), world.pacer(), changes)
+    assert calls == 1
+    assert refused == {customers[0]: "tagsRemove: Customer does not exist"}
+    assert [world.remote.customer_tags(cid) for cid in customers[1:]] == [["tsunagu:rank-gold"]] * 2

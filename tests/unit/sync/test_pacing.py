@@ -95,11 +95,11 @@ def test_unavailable_is_retried_with_exponential_backoff_then_given_up():
     clock = Clock()
     client = ScriptedClient(*(ShopifyUnavailable("503", status=503) for _ in range(3)), cost(available=1900))
     p = pacer(clock)
-    assert paced_execute(client, p, "tags_add", {}) == {"ok": True}
+    assert paced_execute(client, p, "metafields_set", {}) == {"ok": True}
     assert p.retried == 3 and clock.slept[0] < clock.slept[2]
     failing = ScriptedClient(*(ShopifyUnavailable("502", status=502) for _ in range(6)))
     with pytest.raises(ShopifyUnavailable):
-        paced_execute(failing, pacer(Clock()), "tags_add", {}, max_attempts=6)
+        paced_execute(failing, pacer(Clock()), "metafields_set", {}, max_attempts=6)
     assert failing.calls == 6
 
 
