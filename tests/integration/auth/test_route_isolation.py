@@ -130,12 +130,36 @@ def _assert_no_b(response, before, shop_id):
     assert _snapshot(shop_id) == before
 
 
+# A form body the dashboard's write routes accept as valid (points adjustment, review decision, ...),
+# naming shop B wherever a field could: a route that did not scope by the session's shop would write.
+PROBE_FORM = {
+    "shop": SHOP_B,
+    "shop_id": "0",
+    "shop_domain": SHOP_B,
+    "points": "100",
+    "reason": "isolation probe",
+    "key": "isolation-probe-1",
+    "decision": "dismiss",
+}
+
+
 def _send(client, method, url, headers=None):
-    body = {"shop": SHOP_B, "shop_id": 0, "shop_domain": SHOP_B, "points": 100, "reason": "x"}
     if method == "GET":
         sep = "&" if "?" in url else "?"
         return client.get(f"{url}{sep}shop={SHOP_B}", headers=headers or {})
-    return client.open(url, method=method, json=body, headers=headers or {})
+    return client.open(url, method=method, data=PROBE_FORM, headers=headers or {})
+
+
+def test_the_probe_form_writes_where_the_shop_owns_the_row(client, emulator, session):
+    """The probe is able to change data: posted for shop A's own member, it adjusts the points."""
+    shop_a = install_via_page_load(client, emulator, SHOP_A)
+    member = Member(shop_id=shop_a.id, shopify_customer_id="770000000001", member_number="A0000000001")
+    session.add(member)
+    session.commit()
+    response = _send(client, "POST", f"/members/{member.id}/points", headers=emulator.bearer(SHOP_A))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).points_available == 100
 
 
 @pytest.mark.parametrize("rule,method,guard", ROUTES)

@@ -173,7 +173,8 @@ def test_an_unknown_member_collects_points_as_a_store_member(client, session, sh
     work(session)
     member = store_member(session, shop, "S9999")
     assert member is not None and member.shopify_customer_id is None
-    assert member.points_pending == 50
+    # Pending or already available, depending on how long ago SALE_AT is from today's return window.
+    assert member.points_pending + member.points_available == 50
 
 
 def test_an_unknown_store_is_credited_and_named_once_smaregi_knows_it(
