@@ -86,6 +86,9 @@ class MemberSyncState(db.Model):
     customer_gid: Mapped[str | None] = mapped_column(String(64))  # the Shopify customer the values live on
     # The member's sync_version whose projection Shopify confirmed: dirty while Member.sync_version is higher.
     confirmed_version: Mapped[int] = mapped_column(Integer, default=0)
+    # The version whose metafields Shopify holds (its tags may still wait for budget): a member above it
+    # has metafields to write and goes before members that only wait for tags.
+    written_version: Mapped[int | None] = mapped_column(Integer)
     values: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # key -> value Shopify holds
     digests: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # key -> compareDigest
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)  # the app's tags Shopify holds

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, scoped_session
 
@@ -34,6 +34,7 @@ LEASE_NAME = "syncer"
 LEASE_TTL = timedelta(seconds=60)
 ROUND_SIZE = 200  # members projected per round (a few queries each round)
 TAG_WAIT_PER_ROUND = 1.0  # seconds a round may wait for budget for tags when no metafields are waiting
+TAG_HEADROOM_SECONDS = 1.0  # restore left untouched by tags after a round that wrote metafields
 
 
 @dataclass
@@ -90,7 +91,15 @@ def dirty_members(session: Session, shop: Shop, today: date, limit: int) -> list
                 state.projected_on < today,
             ),
         )
-        .order_by(state.pending_since.is_(None), state.pending_since, Member.id)
+        .order_by(
+            # Members with metafields to write first (a tag change waiting for budget must not hold up a
+            # sale's metafields), then the oldest unconfirmed change.
+            Member.sync_version <= func.coalesce(state.written_version, 0),
+            state.pending_since.is_(None),
+            state.pending_since,
+            Member.updated_at,
+            Member.id,
+        )
         .limit(limit)
         .execution_options(populate_existing=True)  # the newest sync_version, not a copy from a past round
     )
@@ -236,7 +245,7 @@ def _sync_round(
     written_at = now()
     for change in changes:
         if change.member_id not in blocked:
-            _metafields_visible(session, shop, states[change.member_id], written_at)
+            _metafields_visible(session, shop, states[change.member_id], change.projection, written_at)
     session.commit()
 
     # Tags are idempotent in Shopify, so one commit for the round is enough: a crash re-sends at worst.
@@ -257,7 +266,9 @@ def _sync_round(
             tag_change = TagChange(
                 change.member_id, change.projection.customer_gid, tuple(add), tuple(remove)
             )
-            delay = pacer.delay_for(cost + MUTATION_COST * tag_change.mutations)
+            # After metafields, leave a second's restore in the bucket: the next sale's metafields go first.
+            headroom = pacer.restore_rate * TAG_HEADROOM_SECONDS if wrote else 0.0
+            delay = pacer.delay_for(cost + MUTATION_COST * tag_change.mutations + headroom)
             if delay > 0 and (wrote or delay > TAG_WAIT_PER_ROUND):
                 report.tags_deferred += 1
                 continue
@@ -276,8 +287,11 @@ def _sync_round(
     session.commit()
 
 
-def _metafields_visible(session: Session, shop: Shop, state: MemberSyncState, at: datetime) -> None:
+def _metafields_visible(
+    session: Session, shop: Shop, state: MemberSyncState, p: Projection, at: datetime
+) -> None:
     """The member's metafields are written: close the freshness sample a webhook opened, if any."""
+    state.written_version = max(state.written_version or 0, p.version)
     if state.pending_since is not None:
         freshness.record(session, shop.id, state.pending_since, at)
         state.pending_since = None
@@ -298,7 +312,7 @@ def _confirm(
     state.projected_on = today
     state.failed_version, state.last_error = None, None
     state.confirmed_at = confirmed_at
-    _metafields_visible(session, shop, state, confirmed_at)
+    _metafields_visible(session, shop, state, p, confirmed_at)
     report.confirmed += 1
 
 

@@ -169,3 +169,31 @@ def test_a_refused_tag_change_is_reported_and_the_others_applied(world):
     assert calls == 1
     assert refused == {customers[0]: "tagsRemove: Customer does not exist"}
     assert [world.remote.customer_tags(cid) for cid in customers[1:]] == [["tsunagu:rank-gold"]] * 2
+
+
+def test_metafield_work_goes_before_members_that_only_wait_for_tags(world):
+    """A sale for a member whose tags wait for budget (and whose webhook marker was lost) is not starved."""
+    from app.models.member import Member
+    from app.models.sync import MemberSyncState
+    from app.services.sync import dirty_members, shop_today
+
+    customers = [world.customer() for _ in range(5)]
+    for cid in customers:
+        world.buy(cid, "2500", commit=False)
+    world.session.commit()
+    # Metafields (3 calls) yes; tags only while 400 (reserve) + 100 (a second's restore) stay untouched.
+    world.remote.bucket.drain(world.remote.bucket.maximum - 560)
+    first = sync_shop(
+        world.session, world.shop, world.client(), world.pacer(), now=world.clock.utc, max_rounds=1
+    )
+    assert first.tags_deferred > 0
+    waiting = {
+        s.member_id for s in world.session.query(MemberSyncState) if s.written_version != s.confirmed_version
+    }
+    newest = max(world.session.query(Member).all(), key=lambda m: m.id)
+    world.buy(int(newest.shopify_customer_id), "900")  # a new sale: metafields to write again
+    world.session.query(MemberSyncState).filter_by(member_id=newest.id).update({"pending_since": None})
+    world.session.commit()
+    picked = dirty_members(world.session, world.shop, shop_today(world.shop, world.clock.utc()), 1)
+    assert [m.id for m, _ in picked] == [newest.id]
+    assert waiting - {newest.id}  # there were members waiting for tags it had to overtake
