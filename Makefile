@@ -79,12 +79,12 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## make migration: regenerate the initial migration from the models (only while nothing is deployed).
+## make migration MSG="what changed": a new Alembic revision from the difference between the models and the
+## migrations so far (autogenerate; read it, and add what autogenerate cannot see, such as triggers).
 migration: $(STAMP)
-	rm -f migrations/versions/0001_initial_schema.py /tmp/tsunagu-migration.sqlite3
-	mv migrations/versions/0002_notify_triggers.py /tmp/tsunagu-0002.py  # hand-written: PostgreSQL triggers
-	DATABASE_URL=sqlite:////tmp/tsunagu-migration.sqlite3 $(VENV)/bin/flask db migrate -m "initial schema" --rev-id 0001; \
-		status=$$?; mv /tmp/tsunagu-0002.py migrations/versions/0002_notify_triggers.py; exit $$status
+	rm -f /tmp/tsunagu-migration.sqlite3
+	DATABASE_URL=sqlite:////tmp/tsunagu-migration.sqlite3 $(VENV)/bin/flask db upgrade
+	DATABASE_URL=sqlite:////tmp/tsunagu-migration.sqlite3 $(VENV)/bin/flask db migrate -m "$(MSG)"
 	rm -f /tmp/tsunagu-migration.sqlite3
 
 clean:
