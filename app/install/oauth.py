@@ -27,14 +27,21 @@ class OAuthRejected(Exception):
 def query_hmac(params: Mapping[str, str], secret: str) -> str:
     """Hex HMAC-SHA256 over the sorted `key=value` pairs joined by `&`, without `hmac` and `signature`."""
     message = "&".join(f"{k}={params[k]}" for k in sorted(params) if k not in {"hmac", "signature"})
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(secret.encode(), message.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def same(expected: str, given: str) -> bool:
+    """Constant-time equality of two strings from anywhere (hmac.compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )
 
 
 def verify_query_hmac(params: Mapping[str, str], config: Settings) -> None:
     """Accept the current secret or, during a rotation, the previous one; compare in constant time."""
     given = params.get("hmac", "")
     secrets_ = [config.api_secret] + ([config.api_secret_previous] if config.api_secret_previous else [])
-    if not given or not any(hmac.compare_digest(query_hmac(params, s), given) for s in secrets_):
+    if not given or not any(same(query_hmac(params, s), given) for s in secrets_):
         raise OAuthRejected("invalid hmac")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import logging
 import tomllib
 from functools import cache
@@ -15,7 +14,14 @@ import httpx
 from flask import Blueprint, Response, abort, g, make_response, redirect, request, session
 
 from app.extensions import db
-from app.install.oauth import OAuthRejected, consume_state, new_state, verify_query_hmac, verify_timestamp
+from app.install.oauth import (
+    OAuthRejected,
+    consume_state,
+    new_state,
+    same,
+    verify_query_hmac,
+    verify_timestamp,
+)
 from app.services.installs import complete_install, refresh_shop_details
 from app.shopify.auth import PATCH_ID_TOKEN_PATH
 from app.shopify.http import shopify_http_client
@@ -69,7 +75,7 @@ def callback():
         verify_query_hmac(params, config)
         verify_timestamp(params)
         expected = session.pop(STATE_COOKIE_KEY, "")
-        if not expected or not hmac.compare_digest(expected, params.get("state", "")):
+        if not expected or not same(expected, params.get("state", "")):
             raise OAuthRejected("state does not match this browser")
         consume_state(db.session, params.get("state", ""), shop)
         db.session.commit()  # the nonce is spent even if the code exchange below fails

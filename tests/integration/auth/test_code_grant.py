@@ -67,6 +67,8 @@ def test_state_is_single_use(client, emulator):
         pytest.param(lambda p: _resign(p, timestamp=str(int(time.time()) - 600)), id="stale timestamp"),
         pytest.param(lambda p: _resign(p, timestamp="soon"), id="malformed timestamp"),
         pytest.param(lambda p: _resign(p, state="not-the-nonce"), id="unknown state"),
+        pytest.param(lambda p: p | {"hmac": "\x80é"}, id="non-ASCII hmac (found by the route fuzz)"),
+        pytest.param(lambda p: _resign(p, state="nonce-\x80"), id="non-ASCII state"),
         pytest.param(lambda p: _resign(p, shop="evil.example.com"), id="shop not a myshopify domain"),
         pytest.param(lambda p: _resign(p, shop="shop-b.myshopify.com"), id="state issued for another shop"),
     ],
@@ -93,3 +95,11 @@ def test_auth_start_refuses_invalid_shop_domains(client, shop):
 def test_auth_start_with_a_bad_shopify_signature_is_refused(client):
     params = {"shop": SHOP_A, "timestamp": str(int(time.time())), "hmac": "0" * 64}
     assert client.get("/auth?" + urlencode(params)).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "given", ["%C2%80", "%C3%BC" * 64, "%80%FF"], ids=["U+0080", "umlauts", "invalid UTF-8"]
+)
+def test_auth_start_with_a_non_ascii_signature_is_refused_not_a_server_error(client, given):
+    query = f"{urlencode({'shop': SHOP_A, 'timestamp': str(int(time.time()))})}&hmac={given}"
+    assert client.get(f"/auth?{query}").status_code == 400
