@@ -157,8 +157,8 @@ def run(full: bool = False) -> list[Figure]:
             install_shop(db_url, grant)
             env = app_env(db_url, SHOPIFY_ADMIN_ORIGIN=emulator.origin)
             flask = [sys.executable, "-m", "flask"]
-            # The Procfile's worker and `flask sync`, with their default idle intervals (1 s each);
-            # reconciliation off because app.services.reconcile does not exist yet.
+            # The Procfile's worker and `flask sync` with their defaults (woken by NOTIFY, 1 s fallback
+            # poll); the worker's reconciliation is off: it would call the emulator on its own schedule.
             commands = [[*flask, "worker", "--no-reconcile"] for _ in range(2)]
             commands.append([*flask, "sync"])
             with gunicorn("app:create_app()", env) as app_url, processes(commands, env, Path(tmp)):
