@@ -37,6 +37,7 @@ class Wakeup:
             else None
         )
         self._conn: psycopg.Connection | None = None
+        self._warned = False  # one log line per outage, not one per poll
         self.woken = 0  # notifications that ended a wait early (for tests and logs)
 
     @property
@@ -50,8 +51,9 @@ class Wakeup:
             try:
                 self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
                 self._conn.execute(f"LISTEN {self.channel}")  # a constant from CHANNELS, never input
+                self._warned = False
             except psycopg.Error as exc:
-                log.warning("wakeup: cannot listen on %s (%s); polling", self.channel, type(exc).__name__)
+                self._warn(f"cannot listen ({type(exc).__name__})")
                 self._drop()
         return self._conn
 
@@ -69,10 +71,15 @@ class Wakeup:
                 self.woken += 1
                 return True
         except psycopg.Error as exc:  # server restarted or connection lost: poll, reconnect next time
-            log.warning("wakeup: %s lost (%s); polling", self.channel, type(exc).__name__)
+            self._warn(f"connection lost ({type(exc).__name__})")
             self._drop()
             time.sleep(max(0.0, timeout - (time.monotonic() - started)))
         return False
+
+    def _warn(self, what: str) -> None:
+        if not self._warned:
+            log.warning("wakeup: %s on %s; polling until it is back", what, self.channel)
+            self._warned = True
 
     def _drop(self) -> None:
         if self._conn is not None:

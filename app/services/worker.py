@@ -190,7 +190,12 @@ class Worker:
         """Process one claimed row in one transaction; returns the row's resulting state (or 'lost')."""
         session = db.session
         session.expire_all()
-        row = session.get(InboxEvent, row_id, populate_existing=True)
+        try:
+            row = session.get(InboxEvent, row_id, populate_existing=True)
+        except SQLAlchemyError as exc:  # database away since the claim: the lease brings the row back
+            session.rollback()
+            log.warning("inbox row=%d could not be loaded: %s", row_id, describe(exc))
+            return "lost"
         if row is None or row.locked_by != self.worker_id:
             session.rollback()
             return "lost"

@@ -226,3 +226,25 @@ def test_bulk_operation_finish_is_noted_on_its_backfill_job(app, client, session
     assert only_row(session).status == ("done" if known else "ignored")
     detail = session.get(BackfillJob, job.id).detail
     assert ("finished" in detail) is known
+
+
+def test_a_database_gone_after_the_claim_loses_the_row_to_its_lease_not_the_worker(
+    app, client, session, shop, monkeypatch
+):
+    """Found by the PostgreSQL outage test: loading a claimed row raised and killed the worker process."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.extensions import db
+
+    post(client, "orders/create", order_body(511))
+    worker = make_worker(app)
+    with app.app_context():
+        ids = inbox.claim(db.session, worker.worker_id, limit=10, lease_seconds=60)
+
+        def gone(*args, **kwargs):
+            raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
+
+        monkeypatch.setattr(db.session, "get", gone)
+        assert worker.process(ids[0]) == "lost"
+    row = only_row(session)
+    assert row.status == "processing" and row.locked_by == "w1"  # its lease brings it back later
