@@ -181,7 +181,11 @@ class Worker:
             return 0
         for position, row_id in enumerate(ids):
             if self._stopping:
-                inbox.release(db.session, ids[position:], self.worker_id)
+                try:
+                    inbox.release(db.session, ids[position:], self.worker_id)
+                except SQLAlchemyError as exc:  # database away: the leases run out and the rows come back
+                    db.session.rollback()
+                    log.warning("worker could not give back %d rows: %s", len(ids) - position, describe(exc))
                 break
             self.process(row_id)
         return len(ids)
