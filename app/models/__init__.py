@@ -1,5 +1,6 @@
 """Every model module, imported so the metadata (and Alembic) sees all tables."""
 
+from app.models import notify  # noqa: F401  (PostgreSQL triggers created with the tables)
 from app.models.compliance import DataExport
 from app.models.dashboard import DashboardSummary, MonthEndClose
 from app.models.inbox import InboxEvent
@@ -15,7 +16,6 @@ from app.models.integrations import (  # issue 8: Smaregi and LINE
 )
 from app.models.ledger import LedgerPosting, LedgerTransaction, PointHold, PointLot
 from app.models.member import CustomerTombstone, ExternalLink, IdentityReview, Member
-from app.models.notify import NOTIFY_FUNCTION  # PostgreSQL triggers that wake the worker and syncer
 from app.models.purchase import Purchase, PurchaseRefund
 from app.models.rank import RankSnapshot
 from app.models.redemption import Redemption
@@ -30,7 +30,6 @@ from app.models.sync import (
 )
 
 __all__ = [
-    "NOTIFY_FUNCTION",
     "BackfillJob",
     "CardLinkAttempt",
     "CustomerTombstone",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import DDL, event
 
+from app.extensions import db
 from app.models.inbox import InboxEvent
 from app.models.member import Member
 
@@ -33,7 +34,7 @@ DROP = (
     "DROP FUNCTION IF EXISTS tsunagu_notify()",
 )
 
-event.listen(InboxEvent.__table__, "after_create", DDL(NOTIFY_FUNCTION).execute_if(dialect="postgresql"))
+# The function once, before any table; each trigger when its table is created.
+event.listen(db.metadata, "before_create", DDL(NOTIFY_FUNCTION).execute_if(dialect="postgresql"))
 event.listen(InboxEvent.__table__, "after_create", DDL(INBOX_TRIGGER).execute_if(dialect="postgresql"))
-event.listen(Member.__table__, "after_create", DDL(NOTIFY_FUNCTION).execute_if(dialect="postgresql"))
 event.listen(Member.__table__, "after_create", DDL(MEMBERS_TRIGGER).execute_if(dialect="postgresql"))

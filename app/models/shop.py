@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models.types import UTCDateTime, utcnow
 
+INSTALLED = "installed"  # Shop.status of a shop that has the app (the other: "uninstalled")
+
 
 class Shop(db.Model):
     """A Shopify store that installed the app; everything else hangs off its id."""
@@ -21,7 +23,7 @@ class Shop(db.Model):
     domain: Mapped[str] = mapped_column(
         String(255), unique=True
     )  # "x.myshopify.com", validated before insert
-    status: Mapped[str] = mapped_column(String(16), default="installed")  # installed | uninstalled
+    status: Mapped[str] = mapped_column(String(16), default=INSTALLED)  # installed | uninstalled
     name: Mapped[str | None] = mapped_column(String(255))
     plan: Mapped[str] = mapped_column(String(32), default="standard")  # API restore rate follows the plan
     currency: Mapped[str] = mapped_column(String(3), default="JPY")
@@ -40,7 +42,7 @@ class Shop(db.Model):
 
     @property
     def is_installed(self) -> bool:
-        return self.status == "installed"
+        return self.status == INSTALLED
 
     @property
     def scopes(self) -> set[str]:

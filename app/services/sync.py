@@ -312,7 +312,6 @@ def _confirm(
     state.projected_on = today
     state.failed_version, state.last_error = None, None
     state.confirmed_at = confirmed_at
-    _metafields_visible(session, shop, state, p, confirmed_at)
     report.confirmed += 1
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.models.inbox import IGNORED, PENDING
-from app.models.shop import Shop
+from app.models.shop import INSTALLED, Shop
 from app.services.inbox import Delivery, record
 from app.webhooks.handlers import COMPLIANCE_TOPICS, KNOWN_TOPICS
 from app.webhooks.normalise import subject_of
@@ -33,7 +33,6 @@ API_VERSION = re.compile(r"^[0-9]{4}-[0-9]{2}$|^unstable$")
 SHOP_BY_DOMAIN = select(Shop.__table__.c.id, Shop.__table__.c.status).where(
     Shop.__table__.c.domain == bindparam("domain")
 )
-INSTALLED = "installed"
 
 
 def _safe(value: str | None, limit: int = 64) -> str:
