@@ -17,6 +17,21 @@ def sync(world, pacer=None):
     return sync_shop(world.session, world.shop, world.client(), pacer or world.pacer(), now=world.clock.utc)
 
 
+def one_round(world, pacer=None):
+    """A single syncer round, as the first of a pass."""
+    pacer = pacer or world.pacer()
+    return sync_shop(world.session, world.shop, world.client(), pacer, now=world.clock.utc, max_rounds=1)
+
+
+def first_sales(world, count: int) -> list[int]:
+    """`count` new customers, each with one 2,500 JPY order applied (one commit)."""
+    customers = [world.customer() for _ in range(count)]
+    for cid in customers:
+        world.buy(cid, "2500", commit=False)
+    world.session.commit()
+    return customers
+
+
 def test_random_workload_of_orders_refunds_and_merges(world):
     rng = random.Random(6)
     customers = [world.customer() for _ in range(60)]
@@ -119,15 +134,12 @@ def test_burst_after_someone_else_drained_the_bucket_recovers(world):
 
 def test_metafields_are_not_held_up_by_tags_waiting_for_budget(world):
     """New members' tags outspend a Standard bucket; their metafields go first and the tags follow."""
-    customers = [world.customer() for _ in range(40)]
-    for cid in customers:
-        world.buy(cid, "2500", commit=False)
-    world.session.commit()
+    customers = first_sales(world, 40)
     # Enough budget for the metafields (23 calls, 230 points) above the pacer's reserve (400), not for
     # 40 tag calls on top.
     world.remote.bucket.drain(world.remote.bucket.maximum - 750)
     pacer = world.pacer()
-    first = sync_shop(world.session, world.shop, world.client(), pacer, now=world.clock.utc, max_rounds=1)
+    first = one_round(world, pacer)
     assert first.metafields_written == 40 * 14 and first.tags_deferred > 0
     assert pacer.waited == 0  # nothing in this round waited for budget
     from app.models.sync import FreshnessSample
@@ -145,10 +157,7 @@ def test_metafields_are_not_held_up_by_tags_waiting_for_budget(world):
 
 
 def test_a_rounds_tags_travel_in_one_request(world):
-    customers = [world.customer() for _ in range(12)]
-    for cid in customers:
-        world.buy(cid, "2500", commit=False)
-    world.session.commit()
+    first_sales(world, 12)
     before = world.remote.graphql_calls
     report = sync(world)
     assert report.tag_calls == 1  # 12 tagsAdd mutations, one request
@@ -177,15 +186,10 @@ def test_metafield_work_goes_before_members_that_only_wait_for_tags(world):
     from app.models.sync import MemberSyncState
     from app.services.sync import dirty_members, shop_today
 
-    customers = [world.customer() for _ in range(5)]
-    for cid in customers:
-        world.buy(cid, "2500", commit=False)
-    world.session.commit()
+    first_sales(world, 5)
     # Metafields (3 calls) yes; tags only while 400 (reserve) + 100 (a second's restore) stay untouched.
     world.remote.bucket.drain(world.remote.bucket.maximum - 560)
-    first = sync_shop(
-        world.session, world.shop, world.client(), world.pacer(), now=world.clock.utc, max_rounds=1
-    )
+    first = one_round(world)
     assert first.tags_deferred > 0
     waiting = {
         s.member_id for s in world.session.query(MemberSyncState) if s.written_version != s.confirmed_version
