@@ -39,7 +39,7 @@ test-postgres: $(STAMP)
 
 ## make test-e2e: the dashboard in Debian's Chromium (Playwright drives it; screenshots in test-artifacts/).
 test-e2e: $(STAMP) system-deps
-	$(VENV)/bin/pytest -q -m e2e tests/e2e tests/emulator/tests
+	$(VENV)/bin/pytest -q -m e2e tests/e2e tests/emulator
 
 ## make system-deps: Debian's Chromium and Japanese fonts for the browser tests, installed only when missing.
 ## (Never `playwright install`: the browser comes from Debian, not from a download.)

@@ -8,8 +8,22 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
+from app import dispatch
+from app.admin import bp as admin_bp
 from app.config import Settings, load_settings
+from app.errors import register_error_handlers
 from app.extensions import db, migrate
+from app.health import bp as health_bp
+from app.install import bp as install_bp
+from app.integrations import commands as integrations_cli
+from app.integrations.line.views import bp as line_bp
+from app.integrations.smaregi.views import bp as smaregi_bp
+from app.jobs import cli as jobs_cli
+from app.proxy import bp as proxy_bp
+from app.security import init_security
+from app.shopify import cli as token_cli
+from app.sync import cli as sync_cli
+from app.webhooks.views import bp as webhooks_bp
 
 
 def create_app(settings: Settings | None = None, overrides: dict[str, Any] | None = None) -> Flask:
@@ -24,7 +38,7 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
         IDENTITY_HASH_KEY=settings.identity_hash_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # webhook bodies over 2 MB get 413 (issue 10)
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # request bodies over 2 MB (webhooks included) get 413
         JSON_SORT_KEYS=False,
     )
     app.config.update(overrides or {})
@@ -37,37 +51,34 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     migrate.init_app(app, db, directory=str(_migrations_dir()))
 
     from app import models  # noqa: F401  (registers every model on the metadata)
-    from app.cli import register_cli
-    from app.errors import register_error_handlers
-    from app.health import bp as health_bp
 
-    app.register_blueprint(health_bp)
-    from app.webhooks.views import bp as webhooks_bp  # issue 10: POST /webhooks
-
-    app.register_blueprint(webhooks_bp)
-    # issue 8 (store side): Smaregi webhooks, LINE webhooks, the app-proxy member card, store commands
-    from app.integrations.commands import bp as store_commands_bp
-    from app.integrations.line.views import bp as line_bp
-    from app.integrations.smaregi.views import bp as smaregi_bp
-    from app.proxy import bp as proxy_bp
-
-    for store_bp in (smaregi_bp, line_bp, proxy_bp, store_commands_bp):
-        app.register_blueprint(store_bp)
-    from app.admin import bp as admin_bp  # issue 4: GET / (embedded app home; dashboard pages join it)
-    from app.install import bp as install_bp  # issue 4: /auth, /auth/callback, /auth/patch-id-token
-    from app.security import init_security
-    from app.shopify.cli import register_token_cli
-
-    app.register_blueprint(install_bp)
-    app.register_blueprint(admin_bp)
+    _register_blueprints(app)
+    _register_commands(app)
     init_security(app)
-    register_token_cli(app)
     register_error_handlers(app)
-    register_cli(app)
-    from app.sync_cli import register_sync_cli  # issue 6: flask sync / backfill / segments / freshness
-
-    register_sync_cli(app)
     return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Every route: webhooks, the store side, the app proxy, install/auth, the embedded admin, health."""
+    for blueprint in (
+        health_bp,
+        webhooks_bp,  # POST /webhooks
+        smaregi_bp,  # POST /integrations/smaregi/webhooks
+        line_bp,  # LINE webhooks
+        proxy_bp,  # the app-proxy member card
+        install_bp,  # /auth, /auth/callback, /auth/patch-id-token
+        admin_bp,  # GET / (embedded app home) and the dashboard pages
+    ):
+        app.register_blueprint(blueprint)
+
+
+def _register_commands(app: Flask) -> None:
+    """Every `flask` command, each package attaching its own."""
+    jobs_cli.init_app(app, handle=dispatch.dispatch, periodic=dispatch.periodic)
+    sync_cli.init_app(app)
+    token_cli.init_app(app)
+    integrations_cli.init_app(app)
 
 
 class DatabaseIdConverter(IntegerConverter):

@@ -25,7 +25,7 @@ GOAL = 0.9
 @contextlib.contextmanager
 def one_call_per_member() -> Iterator[None]:
     """The naive writer: the syncer's own diff and confirmation, one call per member."""
-    from app.services import sync
+    from app.sync import syncer as sync
 
     real = sync.pack
 
@@ -41,7 +41,7 @@ def one_call_per_member() -> Iterator[None]:
 
 def measure(world: BenchShop, rounds: int) -> dict:
     """First sync, then `rounds` workload rounds each followed by a sync; points and writes per phase."""
-    from app.services.sync import sync_shop
+    from app.sync.syncer import sync_shop
 
     pacer = world.pacer()
     out: dict = {}
@@ -82,9 +82,9 @@ def run(full: bool = False) -> list[Figure]:
     from app import create_app
     from app.config import load_settings
     from app.extensions import db
-    from tests.emulator.server import create_emulator
-    from tests.emulator.state import EmulatorState
-    from tests.emulator.transport import emulator_transport
+    from emulator.server import create_emulator
+    from emulator.state import EmulatorState
+    from emulator.transport import emulator_transport
 
     members, rounds = (500, 3) if full else (150, 2)
     results = {}

@@ -56,8 +56,8 @@ def apply(shop_domain: str, urls: list[str], totals: list[int], budget: float) -
     from app.config import load_settings
     from app.extensions import db
     from app.models.shop import Shop
-    from app.models.sync import BackfillJob
-    from app.services import backfill
+    from app.models.shop_jobs import BackfillJob
+    from app.sync import backfill
 
     app = create_app(load_settings(dict(os.environ)))
     out: dict = {"seconds": [], "lines": 0, "jobs": []}

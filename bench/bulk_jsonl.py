@@ -15,8 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.emulator.demo_catalog import STORES
-from tests.emulator.demo_data import DemoSpec, iter_customers, iter_orders
+from emulator.demo_catalog import STORES
+from emulator.demo_data import DemoSpec, iter_customers, iter_orders
 
 DEMO_ORDERS = 20_000  # orders of DemoSpec() at scale 1 (about; the generator draws daily counts)
 _STORE_NAMES = {store.id: store.name for store in STORES}
@@ -148,9 +148,9 @@ def write_files(orders: int, directory: Path) -> BulkFiles:
 def check_against_emulator(scale: float = 0.02) -> int:
     """Assert our rows equal the emulator's bulk export of the same demo shop; returns rows compared."""
     from app.shopify.graphql import load_document
-    from tests.emulator.demo_data import load_into
-    from tests.emulator.graphql_view import run_graphql
-    from tests.emulator.state import EmulatorState
+    from emulator.demo_data import load_into
+    from emulator.graphql_view import run_graphql
+    from emulator.state import EmulatorState
 
     domain = "bulk-check.myshopify.com"
     state = EmulatorState("bench-key", "bench-secret")

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from sqlalchemy import insert, select, text
 
 from bench.common import Figure, render_table, summary
-from tests.db import DEFAULT_PG_URL, throwaway_database
+from scripts.pgtemp import DEFAULT_PG_URL, throwaway_database
 
 SHOP = "bench-home.myshopify.com"
 API_KEY, API_SECRET = "bench-api-key", "bench-api-secret-0123456789abcdef0123"
@@ -46,8 +46,8 @@ def _env(database_url: str) -> dict[str, str]:
 def load_shop(db, members: int, purchases: int, seed: int = 7) -> int:
     """An installed shop: `members` members, `purchases` purchases over two years, refunds, inbox rows."""
     from app.models import FreshnessSample, InboxEvent, Member, Purchase, PurchaseRefund
-    from app.services.installs import complete_install
     from app.shopify.tokens import TokenGrant
+    from app.shops.installs import complete_install
 
     rng = random.Random(seed)
     now = datetime.now(UTC)
@@ -201,11 +201,11 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
     """Load, refresh the summary, then time GET / and the baseline in the same process."""
     from app import create_app
     from app.config import load_settings
+    from app.dashboard import summary as dashboard
     from app.extensions import db
     from app.models import Member, Shop
-    from app.services import dashboard
-    from tests.emulator.id_tokens import IdTokenMinter
-    from tests.emulator.oauth import admin_host_param
+    from emulator.id_tokens import IdTokenMinter
+    from emulator.oauth import admin_host_param
 
     app = create_app(load_settings(_env(database_url)), overrides={"TESTING": False})
     backend = "postgres" if database_url.startswith("postgresql") else "sqlite"

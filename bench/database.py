@@ -7,7 +7,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from tests.db import DEFAULT_PG_URL, throwaway_database
+from scripts.pgtemp import DEFAULT_PG_URL, throwaway_database
 
 BENCH_SECRET = "bench-api-secret"
 BENCH_KEY = "bench-api-key"

@@ -101,9 +101,9 @@ def install_shop(db_url: str, grant: dict) -> None:
     from app import create_app
     from app.config import load_settings
     from app.extensions import db
-    from app.models.sync import BackfillJob
-    from app.services.installs import complete_install
+    from app.models.shop_jobs import BackfillJob
     from app.shopify.tokens import TokenGrant
+    from app.shops.installs import complete_install
 
     app = create_app(load_settings(app_env(db_url)))
     with app.app_context():

@@ -25,13 +25,13 @@ from itertools import count
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bench.database import BENCH_KEY, BENCH_SECRET
-from tests.emulator.cost import PLAN_RESTORE_RATES
-from tests.emulator.demo_catalog import STORES
-from tests.emulator.demo_data import DemoSpec, iter_customers
-from tests.emulator.demo_orders import build_order
-from tests.emulator.server import create_emulator
-from tests.emulator.state import EmulatorState
-from tests.emulator.webhook_sender import WebhookSender
+from emulator.cost import PLAN_RESTORE_RATES
+from emulator.demo_catalog import STORES
+from emulator.demo_data import DemoSpec, iter_customers
+from emulator.demo_orders import build_order
+from emulator.server import create_emulator
+from emulator.state import EmulatorState
+from emulator.webhook_sender import WebhookSender
 
 WATCHED_KEY = "purchase_count"
 

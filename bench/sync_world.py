@@ -12,14 +12,14 @@ from typing import Any
 
 from app.domain.events import CustomerRef, PurchaseEvent, RefundEvent
 from app.models.shop import Shop
-from app.services.installs import complete_install
-from app.services.pacing import CostPacer
-from app.services.purchases import apply_purchase, apply_refund
+from app.points.purchases import apply_purchase, apply_refund
 from app.shopify.client import AdminClient
+from app.shopify.pacing import CostPacer
 from app.shopify.tokens import TokenGrant
-from tests.emulator.clock import VirtualClock
-from tests.emulator.shop_state import ShopState
-from tests.emulator.state import EmulatorState
+from app.shops.installs import complete_install
+from emulator.clock import VirtualClock
+from emulator.shop_state import ShopState
+from emulator.state import EmulatorState
 
 
 class MeteredClient:

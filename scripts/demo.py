@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 PY,
                 "-m",
-                "tests.emulator",
+                "emulator",
                 "--port",
                 str(args.emulator_port),
                 "--api-key",

@@ -13,13 +13,10 @@ from sqlalchemy import event, text
 from app import create_app
 from app.config import load_settings
 from app.extensions import db
-from tests.db import backend, throwaway_database
+from scripts.pgtemp import backend, throwaway_database
 
-pytest_plugins = (
-    ["tests.emulator.fixtures"]
-    if os.path.exists(os.path.join(os.path.dirname(__file__), "emulator", "fixtures.py"))
-    else []
-)
+# The emulator's fixtures (a Shopify stand-in wired in as the app's Shopify) are a pytest plugin of its own.
+pytest_plugins = ["emulator.fixtures"]
 
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

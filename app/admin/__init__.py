@@ -32,11 +32,4 @@ def layout_context() -> dict[str, object]:
 
 
 # Each module registers its routes on bp.
-from app.admin import (  # noqa: E402,F401
-    members,
-    reports,
-    rules,
-    segments,
-    sync,
-    views,
-)
+from app.admin import members, reports, rules, segments, sync_health, views  # noqa: E402, F401

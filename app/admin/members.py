@@ -12,13 +12,15 @@ from sqlalchemy import select
 from app.admin import bp
 from app.admin.forms import Form, done, invalid, refused
 from app.admin.nav import admin_url
+from app.dashboard import member_detail
 from app.extensions import db
 from app.i18n import format_int, t
+from app.install.embedded import embedded_page, session_fetch
+from app.members import search as member_search
 from app.models.member import IdentityReview, Member
 from app.models.types import utcnow
-from app.services import ledger, member_detail, member_search
-from app.services.shop_rules import load_rules
-from app.shopify.auth import embedded_page, session_fetch
+from app.points import spending
+from app.shops.rules import load_rules
 
 MAX_ADJUST = 1_000_000
 REASON_MAX = 200
@@ -103,10 +105,10 @@ def adjust_points(member_id: int):
         form.error("points", "member.points_not_enough", available=format_int(row.points_available))
         return invalid(form)
     try:
-        changed = ledger.adjust(
+        changed = spending.adjust(
             db.session, row, points, reason=reason, source_id=f"dashboard:{key}", now=utcnow(), actor=_staff()
         )
-    except ledger.InsufficientPoints:
+    except spending.InsufficientPoints:
         db.session.rollback()
         form.error("points", "member.points_not_enough", available=format_int(row.points_available))
         return invalid(form)
@@ -119,7 +121,7 @@ def adjust_points(member_id: int):
 @session_fetch
 def rank_floor(member_id: int):
     """Keep the member at least at a rank until a date (固定ランク); an empty rank removes the floor."""
-    from app.services.ranks import set_rank_floor
+    from app.points.ranks import set_rank_floor
 
     shop = g.shop
     row = _member_or_404(member_id)
@@ -144,10 +146,10 @@ def rank_floor(member_id: int):
 @session_fetch
 def issue_reward(member_id: int):
     """Turn points into a single-use discount code for the member's Shopify customer."""
-    from app.services import redemption
-    from app.services.pacing import CostPacer
+    from app.points import redemption
     from app.shopify.client import AdminClient
     from app.shopify.errors import ShopifyError
+    from app.shopify.pacing import CostPacer
 
     shop = g.shop
     row = _member_or_404(member_id)
@@ -188,8 +190,8 @@ def issue_reward(member_id: int):
 @session_fetch
 def resolve_review(review_id: int):
     """An identity review: link the store member to one candidate (a merge), or keep them apart."""
-    from app.services.identity import dismiss_review
-    from app.services.merges import accept_review
+    from app.customers.merges import accept_review
+    from app.members.identity import dismiss_review
 
     shop = g.shop
     review = db.session.get(IdentityReview, review_id)
@@ -218,7 +220,7 @@ def resolve_review(review_id: int):
 @session_fetch
 def merge_suggestion(member_id: int):
     """Accept a merge suggestion (same phone or email): the store-only member folds into the Shopify one."""
-    from app.services.merges import merge_members
+    from app.customers.merges import merge_members
 
     shop = g.shop
     row = _member_or_404(member_id)
@@ -232,7 +234,7 @@ def merge_suggestion(member_id: int):
         # Two Shopify customers: Shopify is the system of record, so Shopify merges (customerMerge) and its
         # customers/merge webhook then folds the members here. Merging only our side would leave Shopify
         # with two customers.
-        from app.services.customer_merges import request_customer_merge
+        from app.customers.shopify_merges import request_customer_merge
         from app.shopify.errors import ShopifyError
 
         try:

@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from app.admin import bp
 from app.admin.forms import Form, done, invalid
+from app.dashboard import reports as month_end
 from app.extensions import db
 from app.i18n import t
+from app.install.embedded import embedded_page, session_fetch
 from app.models.dashboard import MonthEndClose
-from app.services import reports as month_end
-from app.services.shop_rules import load_rules
-from app.shopify.auth import embedded_page, session_fetch
+from app.shops.rules import load_rules
 
 
 @bp.get("/reports")

@@ -24,8 +24,8 @@ from app.domain.settings import (
 )
 from app.extensions import db
 from app.i18n import t
-from app.services.shop_rules import load_rules, save_rules
-from app.shopify.auth import embedded_page, session_fetch
+from app.install.embedded import embedded_page, session_fetch
+from app.shops.rules import load_rules, save_rules
 
 MAX_TIERS = 8
 SPARE_ROWS = 2
@@ -127,7 +127,7 @@ def _parse_tiers(form: Form) -> list[Tier]:
 @session_fetch
 def preview_rules():
     """How many members the submitted rank rules would move (nothing is saved)."""
-    from app.services.ranks import preview_rules as preview
+    from app.points.ranks import preview_rules as preview
 
     form = Form(request.form)
     new = parse_rules(form, load_rules(g.shop))

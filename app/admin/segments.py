@@ -9,10 +9,10 @@ from app.admin import bp
 from app.admin.forms import Form, done, invalid, refused
 from app.extensions import db
 from app.i18n import t
+from app.install.embedded import embedded_page, session_fetch
 from app.models.dashboard import DashboardSummary
-from app.models.sync import ShopSegment
-from app.services.shop_rules import load_rules
-from app.shopify.auth import embedded_page, session_fetch
+from app.models.sync_state import ShopSegment
+from app.shops.rules import load_rules
 
 CUSTOM_KEYS = (
     "rank",
@@ -32,8 +32,8 @@ CUSTOM_OPS = ("=", "!=", ">", ">=", "<", "<=")
 
 
 def _shopify():
-    from app.services.pacing import CostPacer
     from app.shopify.client import AdminClient
+    from app.shopify.pacing import CostPacer
 
     return AdminClient(g.shop, session=db.session), CostPacer.for_plan(g.shop.plan)
 
@@ -42,8 +42,8 @@ def _shopify():
 @embedded_page
 def segments():
     """Every segment the app made, the standard templates not yet created, and the custom-segment form."""
-    from app.services.segment_templates import standard_definitions
-    from app.services.segments import app_counts
+    from app.sync.segment_templates import standard_definitions
+    from app.sync.segments import app_counts
 
     shop = g.shop
     rows = list(
@@ -71,9 +71,9 @@ def segments():
 @session_fetch
 def create_from_template():
     """Create one standard segment in Shopify (checked with customerSegmentMembersQueryCreate first)."""
-    from app.services.segment_templates import standard_definitions
-    from app.services.segments import _existing_by_name, ensure_segment, fetch_filter_names
     from app.shopify.errors import ShopifyError
+    from app.sync.segment_templates import standard_definitions
+    from app.sync.segments import _existing_by_name, ensure_segment, fetch_filter_names
 
     shop = g.shop
     templates = {d.handle: d for d in standard_definitions(load_rules(shop).ranks)}
@@ -104,9 +104,9 @@ def create_from_template():
 @session_fetch
 def create_custom():
     """A merchant's own segment: a name and one or two conditions (AND)."""
-    from app.services.segment_templates import KEY_TYPES, SegmentDefinitionError
-    from app.services.segments import add_custom_segment
     from app.shopify.errors import ShopifyError
+    from app.sync.segment_templates import KEY_TYPES, SegmentDefinitionError
+    from app.sync.segments import add_custom_segment
 
     shop = g.shop
     form = Form(request.form)
@@ -148,8 +148,8 @@ def create_custom():
 @session_fetch
 def recount():
     """Ask Shopify for each segment's member count, to compare with the app's own count."""
-    from app.services.segments import compare_counts
     from app.shopify.errors import ShopifyError
+    from app.sync.segments import compare_counts
 
     client, pacer = _shopify()
     try:

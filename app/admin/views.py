@@ -7,11 +7,11 @@ from flask import g, jsonify, render_template
 from app.admin import bp
 from app.admin.charts import Series, hbar_chart, share_bar, stacked_columns
 from app.admin.forms import done
+from app.dashboard import summary as dashboard
 from app.extensions import db
 from app.i18n import current_locale, format_int, format_money, format_month, t, translate_or
-from app.services import dashboard
-from app.services.installs import features_missing_scopes
-from app.shopify.auth import embedded_page, session_fetch
+from app.install.embedded import embedded_page, session_fetch
+from app.shops.installs import features_missing_scopes
 
 
 @bp.get("/")

@@ -1,6 +1,6 @@
 """Normalised events the webhook pipeline hands to the member services (one shape for Shopify and Smaregi).
 
-Contract (issue 10 produces these, issue 5 consumes them):
+Contract (the payload translators produce these, the points and customer services consume them):
 - An order's points are a function of its *newest* state. Every `PurchaseEvent` is a full snapshot of the
   order, versioned by `source_updated_at` (Shopify `updated_at`; Smaregi `updDateTime`); the service keeps the
   newest version it has applied and ignores older or equal ones, so retries and out-of-order deliveries are

@@ -1,6 +1,6 @@
 """The member as Shopify customer metafields: the 16 `$app` keys of shopify.app.toml, values as strings.
 
-The sync engineer diffs this against what Shopify holds and sends `metafieldsSet` for what changed; a value
+The syncer diffs this against what Shopify holds and sends `metafieldsSet` for what changed; a value
 of None means "the metafield should not exist" (e.g. no purchase yet -> no first_purchase_at).
 """
 

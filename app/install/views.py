@@ -14,6 +14,7 @@ import httpx
 from flask import Blueprint, Response, abort, g, make_response, redirect, request, session
 
 from app.extensions import db
+from app.install.embedded import PATCH_ID_TOKEN_PATH
 from app.install.oauth import (
     OAuthRejected,
     consume_state,
@@ -22,12 +23,11 @@ from app.install.oauth import (
     verify_query_hmac,
     verify_timestamp,
 )
-from app.services.installs import complete_install, refresh_shop_details
-from app.shopify.auth import PATCH_ID_TOKEN_PATH
 from app.shopify.http import shopify_http_client
 from app.shopify.sdk import request_input, settings, shopify_app
 from app.shopify.session_token import valid_shop_domain
 from app.shopify.tokens import TokenGrant
+from app.shops.installs import complete_install, refresh_shop_details
 
 log = logging.getLogger(__name__)
 bp = Blueprint("install", __name__)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import click
-from flask import Blueprint
+from flask import Flask
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models.shop import Shop
 
-bp = Blueprint("store_commands", __name__, cli_group=None)
+
+def init_app(app: Flask) -> None:
+    """Attach the store-side commands to `flask`."""
+    for command in (line_send, smaregi_reconcile, store_tick, smaregi_connect, line_connect, store_status):
+        app.cli.add_command(command)
 
 
-@bp.cli.command("line-send")
+@click.command("line-send")
+@with_appcontext
 def line_send() -> None:
     """Queue thank-yous for new store purchases and send every due LINE message once."""
     from app.integrations.periodic import line_tick
@@ -21,7 +27,8 @@ def line_send() -> None:
     click.echo(", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "nothing due")
 
 
-@bp.cli.command("smaregi-reconcile")
+@click.command("smaregi-reconcile")
+@with_appcontext
 def smaregi_reconcile() -> None:
     """Pull Smaregi transactions updated since each shop's watermark, once."""
     from app.integrations.smaregi.reconcile import reconcile_all
@@ -32,14 +39,15 @@ def smaregi_reconcile() -> None:
         )
 
 
-@bp.cli.command("store-tick")
+@click.command("store-tick")
+@with_appcontext
 @click.option("--every", type=float, default=None, help="Repeat every N seconds until SIGTERM (own process).")
 def store_tick(every: float | None) -> None:
     """The worker's store-side hook (LINE outbox, Smaregi reconcile when due), once or as a loop."""
     import signal
     import time
 
-    from app.integrations.periodic import run_due
+    from app.integrations.periodic import run_store_jobs
 
     stopping = False
 
@@ -50,7 +58,7 @@ def store_tick(every: float | None) -> None:
     signal.signal(signal.SIGTERM, stop)
     while True:
         try:
-            run_due()
+            run_store_jobs()
         except Exception as exc:  # one bad pass must not end the loop; the next one retries
             db.session.rollback()
             click.echo(f"store-tick failed: {type(exc).__name__}", err=True)
@@ -69,7 +77,8 @@ def _shop(domain: str) -> Shop:
     return shop
 
 
-@bp.cli.command("smaregi-connect")
+@click.command("smaregi-connect")
+@with_appcontext
 @click.argument("shop_domain")
 @click.option("--contract-id", required=True)
 @click.option("--client-id", required=True)
@@ -113,7 +122,8 @@ def smaregi_connect(
     )
 
 
-@bp.cli.command("line-connect")
+@click.command("line-connect")
+@with_appcontext
 @click.argument("shop_domain")
 @click.option("--channel-secret", envvar="LINE_CHANNEL_SECRET", prompt=True, hide_input=True)
 @click.option("--access-token", envvar="LINE_CHANNEL_ACCESS_TOKEN", prompt=True, hide_input=True)
@@ -137,7 +147,8 @@ def line_connect(
     click.echo(f"{shop_domain}: LINE connected; webhook URL path /integrations/line/webhooks/{shop_domain}")
 
 
-@bp.cli.command("store-status")
+@click.command("store-status")
+@with_appcontext
 @click.argument("shop_domain")
 def store_status(shop_domain: str) -> None:
     """Smaregi receipts by state, unmapped stores, push failures, LINE outbox by state."""

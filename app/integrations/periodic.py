@@ -32,7 +32,7 @@ def line_tick(now: datetime | None = None) -> Counter:
     return send_due(session, now)
 
 
-def run_due(now: datetime | None = None) -> None:
+def run_store_jobs(now: datetime | None = None) -> None:
     """The worker's periodic hook for the store side (safe to call every few seconds)."""
     now = now or utcnow()
     sent = line_tick(now)

@@ -4,7 +4,7 @@ from app.models import notify  # noqa: F401  (PostgreSQL triggers created with t
 from app.models.compliance import DataExport
 from app.models.dashboard import DashboardSummary, MonthEndClose
 from app.models.inbox import InboxEvent
-from app.models.integrations import (  # issue 8: Smaregi and LINE
+from app.models.integrations import (  # Smaregi and LINE
     CardLinkAttempt,
     LineConnection,
     LineLink,
@@ -20,14 +20,8 @@ from app.models.purchase import Purchase, PurchaseRefund
 from app.models.rank import RankSnapshot
 from app.models.redemption import Redemption
 from app.models.shop import OAuthState, Shop, ShopToken
-from app.models.sync import (
-    BackfillJob,
-    FreshnessSample,
-    MemberSyncState,
-    ShopLease,
-    ShopSegment,
-    ShopSyncStatus,
-)
+from app.models.shop_jobs import BackfillJob, ShopLease
+from app.models.sync_state import FreshnessSample, MemberSyncState, ShopSegment, ShopSyncStatus
 
 __all__ = [
     "BackfillJob",

@@ -14,7 +14,7 @@ from app.models.types import UTCDateTime, utcnow
 
 class DashboardSummary(db.Model):
     """The heavy home aggregates of one shop (spend by month and channel mix, LTV by rank), refreshed by the
-    worker so the home page answers from one row whatever the shop's size (app/services/dashboard.py)."""
+    worker so the home page answers from one row whatever the shop's size (app/dashboard/summary.py)."""
 
     __tablename__ = "dashboard_summaries"
 

@@ -50,7 +50,7 @@ class Member(db.Model):
     last_earning_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     line_linked: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Bumped on every change (app/services/members.py:touch); the syncer compares it with what it last sent.
+    # Bumped on every change (app/members/records.py:touch); the syncer compares it with what it last sent.
     sync_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,4 +1,4 @@
-"""PostgreSQL triggers that NOTIFY the worker and the syncer of new work (app/services/wakeup.py).
+"""PostgreSQL triggers that NOTIFY the worker and the syncer of new work (app/jobs/wakeup.py).
 
 Statement-level triggers: one notification per statement at most, none on SQLite, and no extra round trip
 in the webhook request or the worker's transaction. The same DDL is in migration 0002.

@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 
 from app.domain.channels import STORE_CHANNELS
 from app.domain.history import local_date
+from app.members.projection import points_expire_at
+from app.members.records import member_facts
 from app.models.member import Member
 from app.models.shop import Shop
-from app.services.ledger import member_lots
-from app.services.member_projection import points_expire_at
-from app.services.members import member_facts
-from app.services.shop_rules import load_rules
+from app.points.ledger import member_lots
+from app.shops.rules import load_rules
 
 EXPIRING_WINDOW = timedelta(days=30)
 PURCHASES_SHOWN = 20

@@ -12,12 +12,12 @@ from app.domain.identity import member_barcode_svg, member_qr_svg
 from app.extensions import db
 from app.integrations.line.tokens import issue
 from app.integrations.smaregi.cards import link_paper_card
+from app.members.identity import member_for_customer
 from app.models.integrations import LineConnection, LineLink
 from app.models.types import utcnow
 from app.proxy.card import card_view
 from app.proxy.text import TEXT, language
 from app.proxy.verify import ProxyContext, verified
-from app.services.identity import member_for_customer
 
 bp = Blueprint("proxy", __name__, url_prefix="/proxy")
 

@@ -52,7 +52,7 @@ def _reencrypt(cipher, blob: bytes, shop_id: int, field: str) -> bytes:
     return cipher.encrypt(cipher.decrypt(blob, aad), aad)
 
 
-def register_token_cli(app: Flask) -> None:
+def init_app(app: Flask) -> None:
     """Attach the command to `flask`."""
 
     @app.cli.command("rotate-token-keys")

@@ -1,4 +1,4 @@
-"""The shop's offline token pair: encrypted at rest, refreshed one at a time across processes, exchanged.
+"""The shop's offline token pair: encrypted at rest, refreshed one at a time across processes.
 
 Refresh protocol (https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/offline-access-tokens):
 the refresh token rotates on every use, so two processes refreshing with the same one would leave one of them
@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shopify_app import IdTokenDetails, TokenExchangeAccessToken
+from shopify_app import TokenExchangeAccessToken
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -37,7 +37,6 @@ from app.shopify.crypto import TokenDecryptError, cipher_for, token_aad
 from app.shopify.errors import ShopifyAuthError, ShopifyUnavailable
 from app.shopify.http import shopify_http_client
 from app.shopify.sdk import settings, shop_name, shopify_app
-from app.shopify.session_token import InvalidSessionToken, shop_from_claims
 
 log = logging.getLogger(__name__)
 
@@ -236,55 +235,6 @@ def _refresh_claimed(
     session.commit()
     log.info("token refreshed for shop %s", shop.id)
     return grant.access_token
-
-
-def exchange_id_token(
-    shop_domain: str, id_token: IdTokenDetails | str, *, session: Session | None = None
-) -> Shop:
-    """Token exchange for an expiring offline token; installs (or reinstalls) the shop and commits."""
-    from app.services.installs import complete_install, refresh_shop_details  # they import this module
-
-    config = settings()
-    details = id_token if isinstance(id_token, IdTokenDetails) else _verified_details(id_token)
-    try:
-        if shop_from_claims(details.claims) != shop_domain:
-            raise ShopifyAuthError("the session token names another shop")
-    except InvalidSessionToken as exc:
-        raise ShopifyAuthError(str(exc)) from exc
-    with shopify_http_client(config) as http:
-        result = shopify_app(config).exchange_using_token_exchange(
-            "offline", id_token=details, expiring=True, http_client=http
-        )
-    if not result.ok or result.access_token is None:
-        code = result.log.code
-        log.warning("token exchange failed for %s: %s", shop_domain, code)
-        if code in {"invalid_subject_token", "invalid_client", "configuration_error"}:
-            raise ShopifyAuthError(f"token exchange refused ({code})")
-        raise ShopifyUnavailable(f"token exchange failed ({code})", status=result.response.status)
-    session = session or db.session
-    shop = complete_install(session, shop_domain, TokenGrant.from_sdk(result.access_token))
-    # Commit now: the pair is only useful if it survives, whatever the request does next.
-    session.commit()
-    log.info("token exchanged for shop %s", shop.id)
-    if refresh_shop_details(session, shop):
-        session.commit()
-    return shop
-
-
-def _verified_details(id_token: str) -> IdTokenDetails:
-    """Verify a raw session token the way App Home requests are verified."""
-    result = shopify_app().verify_app_home_req(
-        {
-            "method": "GET",
-            "headers": {"Authorization": f"Bearer {id_token}"},
-            "url": settings().app_url + "/",
-            "body": "",
-        },
-        "/auth/patch-id-token",
-    )
-    if not result.ok or result.id_token is None:
-        raise ShopifyAuthError(f"session token rejected ({result.log.code})")
-    return result.id_token
 
 
 def existing_shop(session: Session, domain: str) -> Shop | None:

@@ -1,6 +1,6 @@
 """Load the emulator's demo retailer into the app's database through the app's own ingest path.
 
-The same deterministic generator seeds the emulator (`python -m tests.emulator --seed-demo`), so the app and
+The same deterministic generator seeds the emulator (`python -m emulator --seed-demo`), so the app and
 "Shopify" agree on customers and orders. Each customer and order goes through the webhook normaliser and the
 member services, as a webhook would, so the dashboard shows what production would compute.
 """
@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from flask import Flask
 from sqlalchemy import select
 
+from app.customers.events import apply_customer
 from app.extensions import db
 from app.models import Shop
-from app.services.customers import apply_customer
-from app.services.purchases import apply_purchase, apply_refund
-from app.webhooks.normalise import customer_from_rest, order_from_rest, refund_from_rest
-from tests.emulator.demo_data import DemoSpec, iter_customers, iter_events
-from tests.emulator.demo_orders import JST
+from app.points.purchases import apply_purchase, apply_refund
+from app.shopify.payloads.rest import customer_from_rest, order_from_rest, refund_from_rest
+from emulator.demo_data import DemoSpec, iter_customers, iter_events
+from emulator.demo_orders import JST
 
 COMMIT_EVERY = 200
 

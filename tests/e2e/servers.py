@@ -83,9 +83,9 @@ def app_env(
 def emulator_cmd(
     port: int, app_port: int, shop: str, customers: int, api_key: str, api_secret: str
 ) -> list[str]:
-    """`python -m tests.emulator` seeded with the demo retailer (the app's database gets the same data)."""
+    """`python -m emulator` seeded with the demo retailer (the app's database gets the same data)."""
     return [
-        sys.executable, "-m", "tests.emulator", "--port", str(port), "--shop", shop,
+        sys.executable, "-m", "emulator", "--port", str(port), "--shop", shop,
         "--api-key", api_key, "--api-secret", api_secret, "--app-url", f"http://127.0.0.1:{app_port}",
         "--seed-demo", "--customers", str(customers),
     ]  # fmt: skip

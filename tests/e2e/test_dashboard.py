@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from app.domain.identity import normalise_phone
 from app.i18n import catalogue
+from emulator.demo_data import iter_customers
 from tests.e2e.conftest import ARTIFACTS, SHOP, shot
-from tests.emulator.demo_data import iter_customers
 
 pytestmark = pytest.mark.e2e
 
@@ -151,7 +151,7 @@ def test_search_by_phone_then_adjust_points(page, stack):
 def test_rank_rule_change_with_preview(page, stack):
     from app.extensions import db
     from app.models import Shop
-    from app.services.shop_rules import load_rules
+    from app.shops.rules import load_rules
 
     en = catalogue("en")
     frame = open_app(page, stack, "en", "settings/rules")

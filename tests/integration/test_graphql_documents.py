@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from graphql import OperationDefinitionNode
 
-from tests.emulator.schema import implied_scopes, parse_document, required_scopes, validate
+from emulator.schema import implied_scopes, parse_document, required_scopes, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = sorted((ROOT / "app" / "shopify" / "graphql").glob("*.graphql"))
@@ -18,7 +18,7 @@ TOML_PATH = ROOT / "shopify.app.toml"
 
 def generated_documents() -> dict[str, str]:
     """Documents the app builds at run time (aliased batches), at the sizes it sends."""
-    from app.services.tags import MAX_MUTATIONS, batch_document
+    from app.sync.tags import MAX_MUTATIONS, batch_document
 
     gid = "gid://shopify/Customer/1"
     out = {}

@@ -11,8 +11,8 @@ from sqlalchemy import inspect
 from app import create_app
 from app.config import load_settings
 from app.extensions import db
+from scripts.pgtemp import throwaway_database
 from tests.conftest import TEST_ENV
-from tests.db import throwaway_database
 
 
 @pytest.fixture

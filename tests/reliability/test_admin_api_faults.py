@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.services.sync import dirty_members, shop_today, sync_shop
 from app.shopify.errors import ShopifyError
-from tests.emulator.faults import FaultInjector
-from tests.emulator.graphql_view import create_graphql_blueprint
-from tests.emulator.inspect_api import create_inspect_blueprint
-from tests.emulator.transport import emulator_transport
+from app.sync.syncer import dirty_members, shop_today, sync_shop
+from emulator.faults import FaultInjector
+from emulator.graphql_view import create_graphql_blueprint
+from emulator.inspect_api import create_inspect_blueprint
+from emulator.transport import emulator_transport
 from tests.integration.sync.conftest import assert_shopify_matches_db
 from tests.reliability.conftest import size
 

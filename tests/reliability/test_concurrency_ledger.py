@@ -16,10 +16,10 @@ from app.extensions import db
 from app.models.ledger import LedgerPosting, LedgerTransaction, PointLot
 from app.models.member import Member
 from app.models.shop import Shop
-from app.services import redemption
-from app.services.pacing import CostPacer
-from app.services.upkeep import refresh_member, refresh_shop
+from app.points import redemption
+from app.points.upkeep import refresh_member, refresh_shop
 from app.shopify.client import AdminClient
+from app.shopify.pacing import CostPacer
 from tests.reliability.conftest import size
 
 pytestmark = pytest.mark.postgres  # SQLite runs one writer at a time: no race to lose

@@ -14,12 +14,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from app.customers.events import apply_customer
 from app.domain.events import CustomerEvent, CustomerRef, PurchaseEvent
 from app.extensions import db
 from app.models.member import Member
 from app.models.shop import Shop
-from app.services.customers import apply_customer
-from app.services.purchases import apply_purchase
+from app.points.purchases import apply_purchase
 
 pytestmark = pytest.mark.postgres  # SQLite serialises writers: the race cannot happen there
 

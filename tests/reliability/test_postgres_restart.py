@@ -20,8 +20,8 @@ from app import create_app
 from app.config import load_settings
 from app.extensions import db
 from app.models import InboxEvent, LedgerTransaction, Purchase, Shop
+from emulator.webhook_sender import WebhookSender
 from tests.conftest import TEST_ENV
-from tests.emulator.webhook_sender import WebhookSender
 from tests.integration.webhooks.support import SECRET, SHOP, later, order_body
 from tests.integration.worker.processes import start_worker, stop_workers
 from tests.reliability.conftest import size

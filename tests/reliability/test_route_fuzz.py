@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.emulator.fixtures import TEST_SHOP
-from tests.emulator.oauth import admin_host_param
+from emulator.fixtures import TEST_SHOP
+from emulator.oauth import admin_host_param
 from tests.reliability.conftest import size
 
 FIELDS = [  # names the dashboard, proxy and install forms read, plus strangers

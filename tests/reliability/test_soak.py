@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import InboxEvent, LedgerTransaction, Shop
-from tests.emulator.webhook_sender import WebhookSender
+from emulator.webhook_sender import WebhookSender
 from tests.integration.webhooks.support import SECRET, SHOP, later, order_body
 from tests.integration.worker.processes import start_worker, stop_workers, wait_until_drained
 from tests.reliability.conftest import size

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from app.integrations.line.schedule import insert_once, parse_send_at
 from app.integrations.secrets import seal
+from app.members.identity import member_for_customer
+from app.members.records import touch
 from app.models.integrations import LineConnection, LineLink
 from app.models.shop import Shop
 from app.models.types import utcnow
-from app.services.identity import member_for_customer
-from app.services.members import touch
 
 
 def connect_line(

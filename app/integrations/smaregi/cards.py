@@ -8,15 +8,15 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.customers.merges import merge_members
 from app.integrations.smaregi.client import SmaregiClient
 from app.integrations.smaregi.ingest import ingest_customer, phone_matches
 from app.integrations.smaregi.push import member_of
+from app.members.identity import member_for_customer
 from app.models.integrations import CardLinkAttempt, SmaregiConnection
 from app.models.member import IdentityReview
 from app.models.shop import Shop
 from app.models.types import utcnow
-from app.services.identity import member_for_customer
-from app.services.merges import merge_members
 
 LinkOutcome = Literal["linked", "pending", "mismatch", "limited"]
 MAX_FAILURES = 5  # per customer per hour: card numbers are short and phones guessable, so cap the guesses

@@ -1,6 +1,6 @@
 """Worker handlers for inbox rows with source "smaregi" (topic = the Smaregi-Event header).
 
-Same contract as app/webhooks/handlers.py: (session, shop, row, body) -> DONE | IGNORED, in the worker's
+Same contract as app/dispatch.py: (session, shop, row, body) -> DONE | IGNORED, in the worker's
 transaction; a malformed record raises NormaliseError (dead-lettered at once), anything else is retried.
 """
 
@@ -18,7 +18,7 @@ from app.integrations.smaregi.push import push_due
 from app.models.inbox import DONE, IGNORED, InboxEvent
 from app.models.integrations import SmaregiConnection
 from app.models.shop import Shop
-from app.webhooks.normalise import NormaliseError
+from app.shopify.payloads.rest import NormaliseError
 
 log = logging.getLogger(__name__)
 DELETE_ACTIONS = frozenset({"deleted", "bulk-deleted"})

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.customers.events import apply_external_member
 from app.domain.identity import normalise_phone
 from app.integrations.smaregi.client import SmaregiClient
 from app.integrations.smaregi.mapping import (
@@ -24,14 +25,13 @@ from app.integrations.smaregi.mapping import (
     read_transaction,
     refund_event,
 )
+from app.members.records import touch
 from app.models.integrations import SmaregiCustomer, SmaregiStore, SmaregiTransaction
 from app.models.member import Member
 from app.models.purchase import Purchase
 from app.models.shop import Shop
 from app.models.types import utcnow
-from app.services.customers import apply_external_member
-from app.services.members import touch
-from app.services.purchases import apply_purchase, apply_refund
+from app.points.purchases import apply_purchase, apply_refund
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.integrations.smaregi.client import SmaregiClient, SmaregiError
+from app.members.identity import find_link
+from app.members.records import active_member
 from app.models.integrations import SmaregiConnection, SmaregiCustomer
 from app.models.member import Member
 from app.models.shop import Shop
 from app.models.types import utcnow
-from app.services.identity import find_link
-from app.services.members import active_member
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.integrations.smaregi.connection import by_contract, webhook_secret_ok
+from app.jobs import inbox
 from app.models.inbox import IGNORED, PENDING
 from app.models.shop import Shop
-from app.services import inbox
 
 log = logging.getLogger(__name__)
 bp = Blueprint("smaregi", __name__, url_prefix="/integrations/smaregi")

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
-from tests.emulator.fixtures import TEST_SHOP
-from tests.emulator.oauth import admin_host_param
+from emulator.fixtures import TEST_SHOP
+from emulator.oauth import admin_host_param
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from app.dashboard import summary as dashboard
 from app.models.dashboard import DashboardSummary
-from app.services import dashboard
 from tests.integration.admin.factories import member, purchase, refund
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)

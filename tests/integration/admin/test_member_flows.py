@@ -8,9 +8,9 @@ import httpx
 
 from app.domain.identity import email_hash, phone_hash
 from app.i18n import catalogue
+from app.members.identity import hash_key
 from app.models import Member, Shop
 from app.models.types import utcnow
-from app.services.identity import hash_key
 from tests.integration.admin.factories import member, purchase
 
 

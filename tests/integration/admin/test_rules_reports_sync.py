@@ -11,8 +11,8 @@ from sqlalchemy import select
 from app.i18n import catalogue
 from app.models import BackfillJob, InboxEvent, MonthEndClose, Shop
 from app.models.types import utcnow
-from app.services import ledger
-from app.services.shop_rules import load_rules
+from app.points import spending
+from app.shops.rules import load_rules
 from tests.integration.admin.factories import member, purchase
 
 DEFAULT_FORM = {
@@ -76,8 +76,8 @@ def test_month_end_close_freezes_the_csv(admin, installed, session):
     first_of_month = datetime(local_now.year, local_now.month, 1, tzinfo=UTC)
     last_month = first_of_month - timedelta(days=10)
     period = f"{last_month:%Y-%m}"
-    ledger.adjust(session, who, 700, reason="welcome", source_id="t1", now=last_month)
-    ledger.adjust(session, who, -200, reason="fix", source_id="t2", now=last_month + timedelta(days=1))
+    spending.adjust(session, who, 700, reason="welcome", source_id="t1", now=last_month)
+    spending.adjust(session, who, -200, reason="fix", source_id="t2", now=last_month + timedelta(days=1))
     session.commit()  # the routes share this session; a refused request's rollback must not undo the setup
     not_over = admin.post("/reports/close", {"period": f"{utcnow():%Y-%m}"}, "en")
     assert not_over.status_code == 422

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from app.dashboard.jobs import run_scheduled_reports
+from app.dashboard.reports import close_due_months, due_period
 from app.models import MonthEndClose, Shop
-from app.services.dashboard_jobs import run_due
-from app.services.reports import close_due_months, due_period
 from tests.integration.admin.factories import member
 
 
@@ -33,6 +33,6 @@ def test_each_shop_closes_once_and_uninstalled_shops_are_skipped(session, shop):
 
 
 def test_the_worker_hook_closes_months_and_refreshes_summaries(app, session, shop):
-    done = run_due(datetime(2026, 11, 30, 15, 30, tzinfo=UTC))
+    done = run_scheduled_reports(datetime(2026, 11, 30, 15, 30, tzinfo=UTC))
     assert done == {"closed": 1, "summaries": 1}
-    assert run_due(datetime(2026, 11, 30, 15, 31, tzinfo=UTC)) == {"closed": 0, "summaries": 0}
+    assert run_scheduled_reports(datetime(2026, 11, 30, 15, 31, tzinfo=UTC)) == {"closed": 0, "summaries": 0}

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.i18n import catalogue
 from app.models.redemption import Redemption
-from app.models.sync import ShopSegment
+from app.models.sync_state import ShopSegment
 from tests.integration.admin.factories import member
 
 
@@ -16,9 +16,9 @@ def test_issue_a_reward_code_holds_the_points(admin, installed, session, emulato
     )
     who = member(session, installed, shopify_customer_id=str(customer["id"]))
     from app.models.types import utcnow
-    from app.services import ledger
+    from app.points import spending
 
-    ledger.adjust(session, who, 800, reason="grant", source_id="g1", now=utcnow())
+    spending.adjust(session, who, 800, reason="grant", source_id="g1", now=utcnow())
     session.commit()
     too_many = admin.post(f"/members/{who.id}/reward", {"points": "900", "key": "r1"}, "ja")
     assert too_many.status_code == 422
@@ -46,7 +46,7 @@ def test_segment_from_a_template_is_created_in_shopify(admin, installed, session
     assert 'data-segment="omni"' in html and row.query.replace("'", "&#39;") in html
     assert 'data-template="omni"' not in html  # made: no longer offered as a template
     # Once the worker's summary covers the segment, the page reads its count from there (large shops).
-    from app.services.dashboard import refresh_summary
+    from app.dashboard.summary import refresh_summary
 
     assert refresh_summary(session, installed).data["segments"] == {"omni": 0}
     assert "App counts as of" in admin.html("/segments", "en")

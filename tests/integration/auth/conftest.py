@@ -9,10 +9,10 @@ import httpx
 import pytest
 from flask import Flask
 
-from tests.emulator.id_tokens import IdTokenMinter
-from tests.emulator.oauth import admin_host_param
-from tests.emulator.server import emulator_of
-from tests.emulator.state import EmulatorState
+from emulator.id_tokens import IdTokenMinter
+from emulator.oauth import admin_host_param
+from emulator.server import emulator_of
+from emulator.state import EmulatorState
 
 SHOP_A = "shop-a.myshopify.com"
 SHOP_B = "shop-b.myshopify.com"

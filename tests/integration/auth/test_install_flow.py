@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Shop, ShopToken
-from app.services.installs import mark_uninstalled, update_scopes
 from app.shopify.client import AdminClient
 from app.shopify.crypto import cipher_for, token_aad
+from app.shops.installs import mark_uninstalled, update_scopes
 from tests.integration.auth.conftest import SHOP_A
 from tests.integration.auth.helpers import install_via_page_load, token_row
 

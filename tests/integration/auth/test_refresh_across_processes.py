@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from app.extensions import db
 from app.models import ShopToken
 from app.models.types import utcnow
-from app.shopify.tokens import exchange_id_token
+from app.shops.installs import exchange_id_token
 from tests.conftest import TEST_ENV
 from tests.integration.auth.conftest import SHOP_A
 from tests.integration.auth.refresh_worker import call_shopify

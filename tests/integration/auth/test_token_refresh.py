@@ -13,9 +13,10 @@ from app.models.types import utcnow
 from app.shopify.client import AdminClient
 from app.shopify.crypto import cipher_for, token_aad
 from app.shopify.errors import ShopifyAuthError
-from app.shopify.tokens import access_token_for, exchange_id_token
-from tests.emulator.server import emulator_of
-from tests.emulator.tokens import InvalidGrant
+from app.shopify.tokens import access_token_for
+from app.shops.installs import exchange_id_token
+from emulator.server import emulator_of
+from emulator.tokens import InvalidGrant
 from tests.integration.auth.conftest import SHOP_A
 
 WORKERS = 20

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.domain.history import aggregate
+from app.members.records import member_facts
 from app.models import Member
-from app.services.members import member_facts
-from app.services.purchases import apply_purchase, apply_refund
+from app.points.purchases import apply_purchase, apply_refund
 from tests.integration.services.factories import at, order, refund
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from app.customers.events import apply_customer, apply_external_member, apply_merge
+from app.customers.merges import accept_review
 from app.domain.events import CustomerEvent, CustomerMergeEvent, ExternalMemberEvent
 from app.models import ExternalLink, IdentityReview, LedgerPosting, Member, Purchase
-from app.services import ledger
-from app.services.customers import apply_customer, apply_external_member, apply_merge
-from app.services.merges import accept_review
-from app.services.purchases import apply_purchase, apply_refund
-from app.services.ranks import set_rank_floor
-from app.services.upkeep import refresh_shop
+from app.points import spending
+from app.points.purchases import apply_purchase, apply_refund
+from app.points.ranks import set_rank_floor
+from app.points.upkeep import refresh_shop
 from tests.integration.services.factories import at, order, refund
 
 
@@ -146,7 +146,7 @@ def test_merge_carries_a_negative_balance_and_repays_it(session, shop):
     a = session.scalar(select(Member).where(Member.shopify_customer_id == "A"))
     b = session.scalar(select(Member).where(Member.shopify_customer_id == "B"))
     refresh_shop(session, shop, at(20))
-    ledger.spend(session, a, 100, source="pos", source_id="s1", now=at(20))
+    spending.spend(session, a, 100, source="pos", source_id="s1", now=at(20))
     apply_refund(session, shop, refund("r1", "a-1", 10000, day=21), now=at(21))
     assert (a.points_available, a.points_debt, a.points_flag) == (-100, 100, "negative_balance")
     apply_merge(session, shop, CustomerMergeEvent(surviving_id="B", merged_ids=("A",)), now=at(22))

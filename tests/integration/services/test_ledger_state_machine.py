@@ -27,17 +27,14 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.config import load_settings
+from app.customers.events import apply_merge
 from app.domain.events import CustomerMergeEvent, CustomerRef, PurchaseEvent, RefundEvent
 from app.domain.history import PurchaseFact, RefundFact
 from app.domain.points import order_points
 from app.domain.ranks import held_before, held_now
 from app.domain.settings import PointRules, RankRules, ShopRules
 from app.extensions import db
-from app.models import LedgerPosting, LedgerTransaction, Member, PointLot, Purchase, Shop
-from app.services import ledger
-from app.services.crediting import recompute
-from app.services.customers import apply_merge
-from app.services.members import (
+from app.members.records import (
     active_member,
     by_shopify_id,
     member_purchases,
@@ -45,11 +42,14 @@ from app.services.members import (
     refunds_by_purchase,
     to_fact,
 )
-from app.services.purchases import apply_purchase, apply_refund
-from app.services.shop_rules import load_rules, save_rules
-from app.services.upkeep import refresh_shop
+from app.models import LedgerPosting, LedgerTransaction, Member, PointLot, Purchase, Shop
+from app.points import spending
+from app.points.crediting import recompute
+from app.points.purchases import apply_purchase, apply_refund
+from app.points.upkeep import refresh_shop
+from app.shops.rules import load_rules, save_rules
+from scripts.pgtemp import backend
 from tests.conftest import TEST_ENV
-from tests.db import backend
 
 CUSTOMERS = ("c1", "c2", "c3")
 START = datetime(2026, 1, 10, 1, 0, tzinfo=UTC)
@@ -236,7 +236,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if member is None or member.points_available <= 0:
             return
         self.spends += 1
-        ledger.spend(
+        spending.spend(
             self.session,
             member,
             min(points, member.points_available),

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from app.domain.settings import PointRules, ShopRules
 from app.models import LedgerPosting, LedgerTransaction, Member, PointLot
-from app.services import ledger
-from app.services.purchases import apply_purchase, apply_refund
-from app.services.shop_rules import save_rules
-from app.services.upkeep import refresh_member, refresh_shop
+from app.points import spending
+from app.points.purchases import apply_purchase, apply_refund
+from app.points.upkeep import refresh_member, refresh_shop
+from app.shops.rules import save_rules
 from tests.integration.services.factories import at, order, refund
 
 
@@ -104,27 +104,27 @@ def test_per_lot_expiry_and_spend_oldest_first(session, shop):
     apply_purchase(session, shop, order("o2", 5000, day=200), now=at(200))
     m = member_of(session)
     refresh_shop(session, shop, at(220))
-    assert ledger.spend(session, m, 30, source="pos", source_id="s1", now=at(220))
-    assert not ledger.spend(session, m, 30, source="pos", source_id="s1", now=at(220))  # idempotent
+    assert spending.spend(session, m, 30, source="pos", source_id="s1", now=at(220))
+    assert not spending.spend(session, m, 30, source="pos", source_id="s1", now=at(220))  # idempotent
     lots = {lot.purchase_id: lot for lot in session.scalars(select(PointLot))}
     assert sorted(lot.remaining for lot in lots.values()) == [50, 70]  # the oldest lot paid
     refresh_shop(session, shop, at(366))
     assert m.points_available == 50  # o1's lot expired alone, o2's lives on
-    with pytest.raises(ledger.InsufficientPoints):
-        ledger.spend(session, m, 51, source="pos", source_id="s2", now=at(366))
+    with pytest.raises(spending.InsufficientPoints):
+        spending.spend(session, m, 51, source="pos", source_id="s2", now=at(366))
 
 
 def test_holds_capture_and_release(session, shop):
     apply_purchase(session, shop, order("o1", 30000), now=at(0))
     m = member_of(session)
     refresh_shop(session, shop, at(15))
-    ledger.hold(session, m, 100, key="code-1", now=at(15))
+    spending.hold(session, m, 100, key="code-1", now=at(15))
     assert (m.points_available, m.points_held) == (200, 100)
-    ledger.hold(session, m, 100, key="code-1", now=at(15))  # same code: nothing more held
-    assert ledger.capture(session, m, "code-1", at(16))
-    assert not ledger.release(session, m, "code-1", at(16))
-    ledger.hold(session, m, 50, key="code-2", now=at(16))
-    assert ledger.release(session, m, "code-2", at(17))
+    spending.hold(session, m, 100, key="code-1", now=at(15))  # same code: nothing more held
+    assert spending.capture(session, m, "code-1", at(16))
+    assert not spending.release(session, m, "code-1", at(16))
+    spending.hold(session, m, 50, key="code-2", now=at(16))
+    assert spending.release(session, m, "code-2", at(17))
     assert (m.points_available, m.points_held) == (200, 0)
     redeemed = session.scalar(
         select(func.sum(LedgerPosting.points)).where(LedgerPosting.account == "redeemed")
@@ -136,12 +136,12 @@ def test_staff_adjustments_need_a_reason_and_are_new_entries(session, shop):
     apply_purchase(session, shop, order("o1", 10000), now=at(0))
     m = member_of(session)
     with pytest.raises(ValueError):
-        ledger.adjust(session, m, 50, reason=" ", source_id="adj-1", now=at(1))
-    assert ledger.adjust(
+        spending.adjust(session, m, 50, reason=" ", source_id="adj-1", now=at(1))
+    assert spending.adjust(
         session, m, 50, reason="birthday bonus", source_id="adj-1", now=at(1), actor="staff@shop"
     )
-    assert not ledger.adjust(session, m, 50, reason="birthday bonus", source_id="adj-1", now=at(1))
-    assert ledger.adjust(session, m, -20, reason="correction", source_id="adj-2", now=at(2))
+    assert not spending.adjust(session, m, 50, reason="birthday bonus", source_id="adj-1", now=at(1))
+    assert spending.adjust(session, m, -20, reason="correction", source_id="adj-2", now=at(2))
     assert (m.points_available, m.points_pending) == (30, 100)
     reasons = list(
         session.scalars(select(LedgerTransaction.reason).where(LedgerTransaction.kind == "adjust"))
@@ -155,7 +155,7 @@ def test_refund_after_spending_follows_the_shop_policy(session, shop, policy):
     apply_purchase(session, shop, order("o1", 10000, day=0), now=at(0))
     m = member_of(session)
     refresh_shop(session, shop, at(15))
-    ledger.spend(session, m, 100, source="pos", source_id="s1", now=at(15))
+    spending.spend(session, m, 100, source="pos", source_id="s1", now=at(15))
     apply_purchase(session, shop, order("o2", 8000, day=16), now=at(16))  # 80 pending
     apply_refund(session, shop, refund("r1", "o1", 5000, day=17), now=at(17))  # 50 to take back, all spent
     if policy == "allow_negative":
@@ -173,7 +173,7 @@ def test_claw_back_with_nothing_left_writes_off_and_flags(session, shop):
     apply_purchase(session, shop, order("o1", 10000), now=at(0))
     m = member_of(session)
     refresh_shop(session, shop, at(15))
-    ledger.spend(session, m, 100, source="pos", source_id="s1", now=at(15))
+    spending.spend(session, m, 100, source="pos", source_id="s1", now=at(15))
     apply_refund(session, shop, refund("r1", "o1", 10000, day=16), now=at(16))
     assert (m.points_available, m.points_flag) == (0, "refund_writeoff")
     writeoff = session.scalar(

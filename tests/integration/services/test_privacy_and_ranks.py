@@ -9,6 +9,8 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from app.customers.events import apply_customer
+from app.customers.privacy import export_customer, redact_customer
 from app.domain.events import CustomerEvent, CustomerRef
 from app.domain.settings import RankRules, ShopRules
 from app.models import (
@@ -21,13 +23,11 @@ from app.models import (
     PurchaseRefund,
     RankSnapshot,
 )
-from app.services import ledger
-from app.services.customers import apply_customer
-from app.services.privacy import export_customer, redact_customer
-from app.services.purchases import apply_purchase, apply_refund
-from app.services.ranks import preview_rules, set_rank_floor, snapshot_month_end
-from app.services.shop_rules import load_rules, save_rules
-from app.services.upkeep import refresh_shop
+from app.points import spending
+from app.points.purchases import apply_purchase, apply_refund
+from app.points.ranks import preview_rules, set_rank_floor, snapshot_month_end
+from app.points.upkeep import refresh_shop
+from app.shops.rules import load_rules, save_rules
 from tests.integration.services.factories import at, order, refund
 
 
@@ -60,7 +60,7 @@ def test_redact_deletes_history_keeps_anonymous_totals_and_blocks_replays(sessio
     apply_purchase(session, shop, order("o2", 20000, day=1), now=at(1))
     apply_purchase(session, shop, order("other", 5000, customer="2002", day=1), now=at(1))
     refresh_shop(session, shop, at(20))
-    ledger.spend(session, member_of(session), 100, source="pos", source_id="s1", now=at(20))
+    spending.spend(session, member_of(session), 100, source="pos", source_id="s1", now=at(20))
     issued_before = session.scalar(
         select(func.sum(LedgerPosting.points)).where(LedgerPosting.account == "issued")
     )
@@ -103,8 +103,8 @@ def test_redact_deletes_history_keeps_anonymous_totals_and_blocks_replays(sessio
 
 
 def test_redact_follows_merged_members(session, shop):
+    from app.customers.events import apply_merge
     from app.domain.events import CustomerMergeEvent
-    from app.services.customers import apply_merge
 
     apply_purchase(session, shop, order("a1", 10000, customer="A"), now=at(0))
     apply_purchase(session, shop, order("b1", 10000, customer="B"), now=at(0))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.models import Member
-from app.services.purchases import apply_purchase
-from app.services.upkeep import run_due
+from app.points.purchases import apply_purchase
+from app.points.upkeep import run_daily_upkeep
 from tests.integration.services.factories import at, order
 
 
@@ -14,16 +14,16 @@ def test_points_mature_in_the_daily_run_and_it_runs_once_a_local_day(session, sh
     member = session.get(Member, sale.member_id)
     assert (member.points_pending, member.points_available) == (120, 0)
 
-    assert run_due(now=at(5)) == {shop.domain: 0}  # inside the 14-day window: nothing matures yet
-    assert run_due(now=at(5, hours=6)) == {}  # same day in Tokyo: already done
-    assert run_due(now=at(15)) == {shop.domain: 1}
+    assert run_daily_upkeep(now=at(5)) == {shop.domain: 0}  # inside the 14-day window: nothing matures yet
+    assert run_daily_upkeep(now=at(5, hours=6)) == {}  # same day in Tokyo: already done
+    assert run_daily_upkeep(now=at(15)) == {shop.domain: 1}
     session.refresh(member)
     assert (member.points_pending, member.points_available) == (0, 120)
-    assert run_due(now=at(15, hours=1)) == {}
+    assert run_daily_upkeep(now=at(15, hours=1)) == {}
 
 
 def test_uninstalled_shops_are_left_alone(session, shop):
     apply_purchase(session, shop, order("o-2", 5000, day=0), now=at(0))
     shop.status = "uninstalled"
     session.commit()
-    assert run_due(now=at(20)) == {}
+    assert run_daily_upkeep(now=at(20)) == {}

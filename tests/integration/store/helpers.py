@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.dispatch import dispatch
 from app.integrations.smaregi.views import SECRET_HEADER
+from app.members.identity import find_link
+from app.members.records import active_member
 from app.models.inbox import PENDING, InboxEvent
 from app.models.member import Member
-from app.services.identity import find_link
-from app.services.members import active_member
-from app.webhooks.handlers import dispatch
 from tests.integration.store.conftest import CONTRACT, WEBHOOK_SECRET
 
 

@@ -13,9 +13,9 @@ from app.domain.events import CustomerRef, PurchaseEvent
 from app.integrations.line.schedule import schedule_from_purchases
 from app.integrations.line.sender import MAX_ATTEMPTS, send_due
 from app.integrations.line.tokens import issue
+from app.members.identity import member_for_customer
 from app.models.integrations import LineLink, LineMessage
-from app.services.identity import member_for_customer
-from app.services.purchases import apply_purchase
+from app.points.purchases import apply_purchase
 from tests.integration.store.conftest import LINE_SECRET, proxy_query
 from tests.standins.line import follow_event, signed_webhook, text_event
 

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from app.domain.events import CustomerRef, PurchaseEvent
+from app.members.identity import member_for_customer
 from app.models.member import Member
-from app.services.identity import member_for_customer
-from app.services.purchases import apply_purchase
+from app.points.purchases import apply_purchase
 from tests.integration.store.conftest import CONTRACT, proxy_query
 from tests.integration.store.helpers import deliver, store_member, work
 from tests.unit.store.code128 import decode_code128_svg

@@ -13,9 +13,9 @@ from app.domain.history import rolling_spend
 from app.integrations.smaregi.client import SmaregiClient, SmaregiError
 from app.integrations.smaregi.ingest import apply_transaction, ingest_transaction
 from app.integrations.smaregi.push import push_due
+from app.members.records import member_facts
 from app.models.integrations import SmaregiCustomer, SmaregiStore, SmaregiTransaction
 from app.models.purchase import Purchase
-from app.services.members import member_facts
 from tests.integration.store.conftest import CONTRACT
 from tests.integration.store.helpers import deliver, store_member, work
 

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from app.customers.events import apply_customer
 from app.domain.events import CustomerEvent
 from app.integrations.smaregi.client import SmaregiClient
 from app.integrations.smaregi.reconcile import reconcile_all, reconcile_shop
 from app.models.integrations import SmaregiCustomer
 from app.models.purchase import Purchase
-from app.services.customers import apply_customer
 from tests.integration.store.conftest import CONTRACT
 from tests.integration.store.helpers import deliver, store_member, work
 

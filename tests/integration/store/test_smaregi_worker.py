@@ -6,16 +6,20 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from app.dispatch import dispatch
+from app.jobs.inbox import RetryPolicy
+from app.jobs.worker import Worker, WorkerConfig
 from app.models.inbox import DONE, PENDING, InboxEvent
-from app.services.inbox import RetryPolicy
-from app.services.worker import Worker, WorkerConfig
 from tests.integration.store.conftest import CONTRACT
 from tests.integration.store.helpers import deliver, store_member
 
 
 def worker(app) -> Worker:
     return Worker(
-        app, WorkerConfig(lease_seconds=60, batch_size=10, idle_sleep=0, retry=RetryPolicy()), "w-store"
+        app,
+        WorkerConfig(lease_seconds=60, batch_size=10, idle_sleep=0, retry=RetryPolicy()),
+        "w-store",
+        handle=dispatch,
     )
 
 

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from app.customers.events import apply_customer
 from app.domain.events import CustomerEvent
 from app.integrations.line.links import link_user
-from app.integrations.periodic import line_tick, run_due
+from app.integrations.periodic import line_tick, run_store_jobs
 from app.integrations.status import store_health
 from app.models.integrations import LineConnection, LineMessage, SmaregiConnection
-from app.services.customers import apply_customer
 from tests.integration.store.conftest import CONTRACT
 from tests.integration.store.helpers import deliver, work
 
@@ -122,8 +122,8 @@ def test_the_worker_hook_reconciles_only_shops_that_are_due(session, shop, conne
     connected.reconciled_until = now - timedelta(minutes=1)
     session.commit()
     smaregi.requests.clear()
-    run_due(now)
+    run_store_jobs(now)
     assert smaregi.requests == []
-    run_due(now + timedelta(minutes=20))
+    run_store_jobs(now + timedelta(minutes=20))
     assert ("GET", "/transactions") in smaregi.requests
     assert connected.reconciled_until == now + timedelta(minutes=20)

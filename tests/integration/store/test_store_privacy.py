@@ -6,14 +6,14 @@ import json
 
 from sqlalchemy import select
 
+from app.customers.events import apply_customer
+from app.dispatch import dispatch
 from app.domain.events import CustomerEvent
 from app.integrations.line.links import link_user
+from app.jobs import inbox
 from app.models.compliance import DataExport
 from app.models.inbox import InboxEvent
 from app.models.integrations import LineLink, LineMessage, SmaregiCustomer, SmaregiTransaction
-from app.services import inbox
-from app.services.customers import apply_customer
-from app.webhooks.handlers import dispatch
 from tests.integration.store.conftest import CONTRACT
 from tests.integration.store.helpers import deliver, work
 from tests.integration.store.test_smaregi_ingest import SALE_AT

@@ -12,20 +12,20 @@ from flask import Flask
 
 from app.domain.events import CustomerRef, PurchaseEvent, RefundEvent
 from app.models.shop import Shop
-from app.services.installs import complete_install
-from app.services.pacing import CostPacer
-from app.services.purchases import apply_purchase, apply_refund
+from app.points.purchases import apply_purchase, apply_refund
 from app.shopify.client import AdminClient
+from app.shopify.pacing import CostPacer
 from app.shopify.tokens import TokenGrant
+from app.shops.installs import complete_install
+from emulator.clock import VirtualClock
+from emulator.graphql_view import create_graphql_blueprint
+from emulator.inspect_api import create_inspect_blueprint
+from emulator.state import EmulatorState, ShopState
+from emulator.transport import emulator_transport
 from tests.conftest import TEST_ENV
-from tests.emulator.clock import VirtualClock
-from tests.emulator.graphql_view import create_graphql_blueprint
-from tests.emulator.inspect_api import create_inspect_blueprint
-from tests.emulator.state import EmulatorState, ShopState
-from tests.emulator.transport import emulator_transport
 
 DOMAIN = "sync-shop.myshopify.com"
-# The sync tests move time by hand (tests.emulator.clock); `Clock` is its name here.
+# The sync tests move time by hand (emulator.clock); `Clock` is its name here.
 Clock = VirtualClock
 
 
@@ -133,8 +133,8 @@ def assert_shopify_matches_db(world) -> int:
     """Every active member's metafields and app tags in the emulator equal the DB projection (count)."""
     from sqlalchemy import select
 
+    from app.members.projection import project
     from app.models.member import Member
-    from app.services.member_projection import project
 
     members = world.session.scalars(
         select(Member).where(Member.shop_id == world.shop.id, Member.status == "active")

@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from app.models.ledger import LedgerTransaction
 from app.models.member import Member
 from app.models.purchase import Purchase
-from app.services import backfill
-from app.services.purchases import apply_purchase
+from app.points.purchases import apply_purchase
 from app.shopify.http import shopify_http_client
-from app.webhooks.normalise import order_from_rest
-from tests.emulator.demo_data import load_into
+from app.shopify.payloads.rest import order_from_rest
+from app.sync import backfill
+from emulator.demo_data import load_into
 from tests.integration.sync.conftest import DOMAIN, issued_vs_earned, with_customer
 
 

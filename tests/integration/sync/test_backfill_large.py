@@ -10,9 +10,9 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.models.purchase import Purchase
-from app.services import backfill
 from app.shopify.http import shopify_http_client
-from tests.emulator.demo_data import load_into
+from app.sync import backfill
+from emulator.demo_data import load_into
 from tests.integration.sync.conftest import DOMAIN, issued_vs_earned, with_customer
 
 ORDERS = int(os.environ.get("TSUNAGU_BACKFILL_ORDERS", "0"))

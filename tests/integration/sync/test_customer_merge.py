@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from app.customers.shopify_merges import NotShopifyCustomers, request_customer_merge
+from app.dispatch import customers_merged
 from app.models.member import Member
 from app.models.purchase import Purchase
-from app.services.customer_merges import NotShopifyCustomers, request_customer_merge
 from app.shopify.errors import ShopifyUserErrors
-from app.webhooks.handlers import customers_merged
 
 
 def test_merge_goes_through_shopify_and_its_webhook_moves_the_member(world):

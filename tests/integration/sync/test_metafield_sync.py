@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.members.projection import project
 from app.models.member import Member
-from app.models.sync import MemberSyncState
-from app.services.member_projection import project
-from app.services.sync import sync_shop
+from app.models.sync_state import MemberSyncState
+from app.sync.syncer import sync_shop
 
 
 def projection_of(world, member: Member) -> dict[str, str]:
@@ -87,7 +87,7 @@ def test_a_value_written_elsewhere_is_reread_not_blindly_overwritten(world):
 
 
 def test_a_stale_syncer_cannot_overwrite_a_newer_value(world):
-    from app.services.metafield_sync import diff, pack, send_sets
+    from app.sync.metafields import diff, pack, send_sets
 
     cid = world.customer()
     world.buy(cid, "6000")

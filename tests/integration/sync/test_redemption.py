@@ -13,11 +13,11 @@ from app.models.ledger import PointHold
 from app.models.member import Member
 from app.models.redemption import Redemption
 from app.models.shop import Shop
-from app.services import redemption
-from app.services.pacing import CostPacer
-from app.services.sync import sync_shop
-from app.services.upkeep import refresh_member
+from app.points import redemption
+from app.points.upkeep import refresh_member
 from app.shopify.client import AdminClient
+from app.shopify.pacing import CostPacer
+from app.sync.syncer import sync_shop
 from tests.integration.sync.conftest import assert_shopify_matches_db
 
 

@@ -6,12 +6,13 @@ from datetime import timedelta
 
 from flask import current_app
 
-from app.models.sync import FreshnessSample
-from app.services import freshness, leases
-from app.services.sync import LEASE_NAME, sync_shop
-from app.services.sync_runner import run_pass
+from app.jobs import leases
+from app.models.sync_state import FreshnessSample
 from app.shopify.http import shopify_http_client
-from tests.emulator.demo_data import load_into
+from app.sync import freshness
+from app.sync.runner import run_pass
+from app.sync.syncer import LEASE_NAME, sync_shop
+from emulator.demo_data import load_into
 from tests.integration.sync.conftest import DOMAIN, assert_shopify_matches_db
 
 

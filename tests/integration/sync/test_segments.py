@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from app.models.sync import ShopSegment
-from app.services.segment_templates import SegmentDefinitionError
-from app.services.segments import add_custom_segment, compare_counts, install_standard_segments
-from app.services.sync import sync_shop
+from app.models.sync_state import ShopSegment
+from app.sync.segment_templates import SegmentDefinitionError
+from app.sync.segments import add_custom_segment, compare_counts, install_standard_segments
+from app.sync.syncer import sync_shop
 
 
 def sync(world):

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from app.customers.events import apply_merge
 from app.domain.events import CustomerMergeEvent
-from app.services.customers import apply_merge
-from app.services.sync import sync_shop
+from app.sync.syncer import sync_shop
 from tests.integration.sync.conftest import assert_shopify_matches_db, metafields_set_sizes
 
 
@@ -142,7 +142,7 @@ def test_metafields_are_not_held_up_by_tags_waiting_for_budget(world):
     first = one_round(world, pacer)
     assert first.metafields_written == 40 * 14 and first.tags_deferred > 0
     assert pacer.waited == 0  # nothing in this round waited for budget
-    from app.models.sync import FreshnessSample
+    from app.models.sync_state import FreshnessSample
 
     # The deferred members' metafields are in Shopify already, and nothing is measured twice for them.
     tagged = [cid for cid in customers if world.remote.customer_tags(cid)]
@@ -166,7 +166,7 @@ def test_a_rounds_tags_travel_in_one_request(world):
 
 
 def test_a_refused_tag_change_is_reported_and_the_others_applied(world):
-    from app.services.tags import TagChange, push_tag_changes
+    from app.sync.tags import TagChange, push_tag_changes
 
     customers = [world.customer() for _ in range(3)]
     world.remote.customers.pop(customers[0])  # deleted in Shopify meanwhile
@@ -183,8 +183,8 @@ def test_a_refused_tag_change_is_reported_and_the_others_applied(world):
 def test_metafield_work_goes_before_members_that_only_wait_for_tags(world):
     """A sale for a member whose tags wait for budget (and whose webhook marker was lost) is not starved."""
     from app.models.member import Member
-    from app.models.sync import MemberSyncState
-    from app.services.sync import dirty_members, shop_today
+    from app.models.sync_state import MemberSyncState
+    from app.sync.syncer import dirty_members, shop_today
 
     first_sales(world, 5)
     # Metafields (3 calls) yes; tags only while 400 (reserve) + 100 (a second's restore) stay untouched.

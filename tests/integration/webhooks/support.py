@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from emulator.webhook_sender import sign
 from tests.conftest import TEST_ENV
-from tests.emulator.webhook_sender import sign
 
 SECRET = TEST_ENV["SHOPIFY_API_SECRET"]
 PREVIOUS_SECRET = TEST_ENV["SHOPIFY_API_SECRET_PREVIOUS"]

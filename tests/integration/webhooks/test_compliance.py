@@ -6,16 +6,17 @@ import json
 
 from sqlalchemy import func, select
 
+from app.dispatch import dispatch
 from app.extensions import db
+from app.jobs.worker import Worker, WorkerConfig
 from app.models import DataExport, InboxEvent, LedgerPosting, Member, Purchase, Shop
-from app.services.worker import Worker, WorkerConfig
 from tests.integration.webhooks.support import SHOP, later, order_body, post
 
 CUSTOMER = 7001
 
 
 def drain(app) -> None:
-    Worker(app, WorkerConfig(idle_sleep=0), worker_id="compliance").run(once=True)
+    Worker(app, WorkerConfig(idle_sleep=0), worker_id="compliance", handle=dispatch).run(once=True)
 
 
 def redact_body(customer_id: int = CUSTOMER, orders: list[int] | None = None) -> dict:
@@ -97,7 +98,7 @@ def test_redact_of_a_pending_delivery_closes_it_unprocessed(app, client, session
     post(client, "customers/redact", redact_body())
     # Both arrive before a worker runs; the redact must win even though the order row is older.
     rows = session.scalars(select(InboxEvent).order_by(InboxEvent.id)).all()
-    from app.services.compliance import customer_redact
+    from app.customers.compliance import customer_redact
 
     customer_redact(db.session, shop, rows[1], redact_body())
     db.session.commit()

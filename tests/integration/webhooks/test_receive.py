@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import InboxEvent, Shop
-from tests.emulator.webhook_sender import sign
+from emulator.webhook_sender import sign
 from tests.integration.webhooks.support import PREVIOUS_SECRET, SHOP, headers, order_body, post
 
 ORDER = json.dumps(order_body(1001, "12000")).encode()

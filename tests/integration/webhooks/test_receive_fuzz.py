@@ -7,7 +7,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.emulator.webhook_sender import sign
+from emulator.webhook_sender import sign
 from tests.integration.webhooks.support import SECRET, SHOP
 
 # Header values as HTTP carries them: latin-1 without control characters (a client cannot send newlines).

@@ -8,9 +8,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.dispatch import dispatch
+from app.jobs.worker import Worker, WorkerConfig
 from app.models import InboxEvent, LedgerTransaction, Purchase, ShopSyncStatus
-from app.services.installs import complete_install
-from app.services.reconcile import (
+from app.shopify.client import AdminClient
+from app.shopify.payloads.graphql import order_from_graphql
+from app.shopify.payloads.rest import legacy_id, order_from_rest
+from app.shopify.tokens import TokenGrant
+from app.shops.installs import complete_install
+from app.sync.reconcile import (
     OVERLAP,
     _pages,
     check_subscriptions,
@@ -18,17 +24,12 @@ from app.services.reconcile import (
     subscribed_topics,
     topic_enum,
 )
-from app.services.worker import Worker, WorkerConfig
-from app.shopify.client import AdminClient
-from app.shopify.tokens import TokenGrant
-from app.webhooks.normalise import legacy_id, order_from_rest
-from app.webhooks.normalise_graphql import order_from_graphql
+from emulator.demo_data import DemoSpec, load_into
+from emulator.graphql_view import create_graphql_blueprint
+from emulator.state import EmulatorState
+from emulator.transport import emulator_transport
+from emulator.webhook_sender import WebhookSender
 from tests.conftest import TEST_ENV
-from tests.emulator.demo_data import DemoSpec, load_into
-from tests.emulator.graphql_view import create_graphql_blueprint
-from tests.emulator.state import EmulatorState
-from tests.emulator.transport import emulator_transport
-from tests.emulator.webhook_sender import WebhookSender
 from tests.integration.webhooks.support import SECRET, SHOP
 
 SPEC = DemoSpec(customers=50, orders=200, days=60)
@@ -57,7 +58,9 @@ def remote(app, committed):
 
 
 def drain(app) -> None:
-    Worker(app, WorkerConfig(idle_sleep=0, batch_size=50), worker_id="reconcile-test").run(once=True)
+    Worker(app, WorkerConfig(idle_sleep=0, batch_size=50), worker_id="reconcile-test", handle=dispatch).run(
+        once=True
+    )
 
 
 def test_graphql_and_rest_normalisers_give_the_same_event_for_every_demo_order(committed, remote):

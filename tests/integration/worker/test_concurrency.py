@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import InboxEvent, LedgerTransaction, Purchase, Shop
-from tests.emulator.webhook_sender import WebhookSender
+from emulator.webhook_sender import WebhookSender
 from tests.integration.webhooks.support import SECRET, SHOP, later, order_body
 from tests.integration.worker.processes import (
     relax_durability,

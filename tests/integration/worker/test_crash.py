@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import InboxEvent, LedgerPosting, LedgerTransaction, Purchase, Shop
-from tests.db import backend
-from tests.emulator.webhook_sender import WebhookSender
+from emulator.webhook_sender import WebhookSender
+from scripts.pgtemp import backend
 from tests.integration.webhooks.support import SECRET, SHOP, later, order_body
 from tests.integration.worker.processes import (
     open_rows,

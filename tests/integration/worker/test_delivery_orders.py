@@ -6,8 +6,9 @@ import itertools
 
 from sqlalchemy import func, select
 
+from app.dispatch import dispatch
+from app.jobs.worker import Worker, WorkerConfig
 from app.models import InboxEvent, LedgerPosting, Member, Purchase, PurchaseRefund
-from app.services.worker import Worker, WorkerConfig
 from tests.integration.webhooks.support import later, order_body, post, refund_body
 
 
@@ -54,7 +55,7 @@ def test_every_permutation_ends_in_the_in_order_state(app, client, session, shop
     names = ["create", "paid", "updated", "partial_refund", "full_refund"]
     orders = list(itertools.permutations(names))
     assert len(orders) == 120
-    worker = Worker(app, WorkerConfig(idle_sleep=0, batch_size=50), worker_id="perm")
+    worker = Worker(app, WorkerConfig(idle_sleep=0, batch_size=50), worker_id="perm", handle=dispatch)
     # Reference: in order, one delivery at a time (each processed before the next arrives).
     for name in names:
         topic, body = events(1, 9001)[name]

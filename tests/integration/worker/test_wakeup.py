@@ -8,8 +8,8 @@ import time
 import pytest
 from sqlalchemy import text
 
+from app.jobs.wakeup import INBOX_CHANNEL, SYNC_CHANNEL, Wakeup
 from app.models import InboxEvent, Member, Shop
-from app.services.wakeup import INBOX_CHANNEL, SYNC_CHANNEL, Wakeup
 
 
 def _commit_later(app, db, work, delay: float = 0.3) -> threading.Thread:

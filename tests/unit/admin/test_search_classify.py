@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.domain.identity import damm_check_digit
-from app.services.member_search import classify
+from app.members.search import classify
 
 NUMBER = "12345678901" + damm_check_digit("12345678901")
 

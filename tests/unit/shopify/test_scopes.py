@@ -1,12 +1,7 @@
 """Scope bookkeeping: normalised lists, write implies read, features that lack a scope."""
 
 from app.models import Shop
-from app.services.installs import (
-    FEATURE_SCOPES,
-    features_missing_scopes,
-    missing_scopes_for,
-    normalise_scopes,
-)
+from app.shops.installs import FEATURE_SCOPES, features_missing_scopes, missing_scopes_for, normalise_scopes
 
 
 def test_normalise_sorts_dedupes_and_trims():

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.services.backfill_rows import customer_event, order_event
-from app.webhooks.normalise import NormaliseError
+from app.shopify.payloads.bulk import customer_event, order_event
+from app.shopify.payloads.rest import NormaliseError
 
 ROW = {
     "id": "gid://shopify/Order/1001",

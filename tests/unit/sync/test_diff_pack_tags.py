@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from app.domain.projection import MetafieldValue
-from app.services.freshness import percentile
-from app.services.member_projection import Projection, desired_tags
-from app.services.metafield_sync import MemberChange, diff, pack
-from app.services.tags import tag_changes
+from app.members.projection import Projection, desired_tags
+from app.sync.freshness import percentile
+from app.sync.metafields import MemberChange, diff, pack
+from app.sync.tags import tag_changes
 
 
 def projection(member_id: int, values: dict[str, str | None], version: int = 2) -> Projection:

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from app.services.pacing import CostPacer, paced_execute
 from app.shopify.errors import ShopifyThrottled, ShopifyUnavailable, ShopifyUserErrors
+from app.shopify.pacing import CostPacer, paced_execute
 
 
 class Clock:

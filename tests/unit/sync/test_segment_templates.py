@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from app.domain.settings import RankRules
-from app.services.segment_templates import (
+from app.sync.segment_templates import (
     Condition,
     SegmentDefinition,
     SegmentDefinitionError,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.domain.events import CustomerRef
-from app.webhooks.normalise import (
+from app.shopify.payloads.rest import (
     NormaliseError,
     customer_from_rest,
     legacy_id,

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from app.webhooks.normalise import NormaliseError
-from app.webhooks.normalise_graphql import order_from_graphql
+from app.shopify.payloads.graphql import order_from_graphql
+from app.shopify.payloads.rest import NormaliseError
 
 SHOP = "test-shop.myshopify.com"
 

@@ -2,8 +2,8 @@
 
 
 def test_advisory_lock_keys_are_stable_sorted_and_per_shop():
+    from app.jobs.worker import subject_lock_keys
     from app.models.inbox import InboxEvent
-    from app.services.worker import subject_lock_keys
 
     row = InboxEvent(shop_domain="a.myshopify.com", resource_id="1", customer_id="2")
     keys = subject_lock_keys(row)

@@ -1,0 +1,1 @@
+"""Customers: Shopify customer events, merges, privacy and the compliance topics."""

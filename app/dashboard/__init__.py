@@ -1,0 +1,1 @@
+"""Read models for the admin pages: home summary, sync health, member detail, month-end reports."""

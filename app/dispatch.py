@@ -1,0 +1,156 @@
+"""Topic -> handler table: each handler turns a stored body into domain calls in the worker's transaction.
+
+A handler returns DONE or IGNORED; raising NormaliseError dead-letters the row at once (retrying a malformed
+body cannot help), any other exception is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.customers import compliance
+from app.customers.events import apply_customer, apply_merge
+from app.dashboard.jobs import run_scheduled_reports
+from app.integrations.periodic import run_store_jobs
+from app.integrations.smaregi.handlers import SMAREGI_HANDLERS
+from app.models.inbox import DONE, IGNORED, InboxEvent
+from app.models.shop import Shop
+from app.points.purchases import apply_purchase, apply_refund
+from app.points.upkeep import run_daily_upkeep
+from app.shopify.payloads.graphql import order_from_graphql
+from app.shopify.payloads.rest import (
+    NormaliseError,
+    customer_from_rest,
+    merge_from_rest,
+    order_from_rest,
+    refund_from_rest,
+)
+from app.shops.installs import mark_uninstalled, update_scopes
+from app.sync import bulk_finished as bulk
+from app.sync.reconcile import reconcile_due_shops
+
+Handler = Callable[[Session, Shop, InboxEvent, dict[str, Any]], str]
+
+# Processed even for a shop that uninstalled (shop/redact arrives 48 h after uninstall) or that we never knew.
+COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
+
+
+def order(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
+    """Every orders/* topic carries the full order: apply it as a snapshot (newest `updated_at` wins)."""
+    apply_purchase(session, shop, order_from_rest(body, shop.domain))
+    return DONE
+
+
+def refund(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
+    """refunds/create: reverse points for that refund id, once."""
+    apply_refund(session, shop, refund_from_rest(body, shop.domain))
+    return DONE
+
+
+def customer_created(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
+    apply_customer(session, shop, customer_from_rest(body, "create", shop.domain))
+    return DONE
+
+
+def customer_updated(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
+    apply_customer(session, shop, customer_from_rest(body, "update", shop.domain))
+    return DONE
+
+
+def customer_deleted(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
+    apply_customer(session, shop, customer_from_rest(body, "delete", shop.domain))
+    return DONE
+
+
+def customers_merged(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
+    """Only a completed merge moves anything; failed or in-progress notices are kept as ignored."""
+    if str(body.get("status", "")).lower() not in ("completed", "succeeded", "success"):
+        return IGNORED
+    apply_merge(session, shop, merge_from_rest(body, shop.domain, row.triggered_at))
+    return DONE
+
+
+def app_uninstalled(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
+    mark_uninstalled(session, shop)
+    return DONE
+
+
+def scopes_updated(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
+    """app/scopes_update: `current` lists the scopes granted now."""
+    current = body.get("current")
+    if not isinstance(current, list) or not all(isinstance(s, str) for s in current):
+        raise NormaliseError("scopes_update.current is not a list of scopes")
+    update_scopes(session, shop, current)
+    return DONE
+
+
+def reconciled_order(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
+    """An order found by reconciliation (a GraphQL Order node): the same PurchaseEvent path as webhooks."""
+    apply_purchase(session, shop, order_from_graphql(body, shop.domain))
+    return DONE
+
+
+HANDLERS: dict[str, Handler] = {
+    "orders/create": order,
+    "orders/updated": order,
+    "orders/paid": order,
+    "orders/cancelled": order,
+    "orders/edited": order,
+    "refunds/create": refund,
+    "customers/create": customer_created,
+    "customers/update": customer_updated,
+    "customers/delete": customer_deleted,
+    "customers/merge": customers_merged,
+    "app/uninstalled": app_uninstalled,
+    "app/scopes_update": scopes_updated,
+    "bulk_operations/finish": bulk.bulk_operation_finished,
+}
+
+COMPLIANCE_HANDLERS: dict[str, Callable[[Session, Shop | None, InboxEvent, dict[str, Any]], str]] = {
+    "customers/data_request": compliance.data_request,
+    "customers/redact": compliance.customer_redact,
+    "shop/redact": compliance.shop_redact,
+}
+
+# Topics a webhook may carry; anything else is recorded as ignored.
+KNOWN_TOPICS = frozenset(HANDLERS) | COMPLIANCE_TOPICS
+# Rows the app writes itself (never accepted from a webhook), by their inbox source.
+INTERNAL_HANDLERS: dict[tuple[str, str], Handler] = {("reconcile", "orders/reconciled"): reconciled_order}
+
+# Smaregi rows (source "smaregi", topic = the Smaregi-Event header) go to the store side.
+INTERNAL_HANDLERS.update({("smaregi", topic): handler for topic, handler in SMAREGI_HANDLERS.items()})
+
+
+def dispatch(session: Session, row: InboxEvent) -> str:
+    """Run the row's handler; IGNORED for a shop that is gone or uninstalled (compliance topics excepted)."""
+    try:
+        body = json.loads(row.payload)
+    except ValueError as exc:
+        raise NormaliseError("stored body is not JSON") from exc
+    if not isinstance(body, dict):
+        raise NormaliseError("stored body is not a JSON object")
+    shop = session.scalar(select(Shop).where(Shop.domain == row.shop_domain))
+    if row.topic in COMPLIANCE_HANDLERS:
+        return COMPLIANCE_HANDLERS[row.topic](session, shop, row, body)
+    handler = (
+        HANDLERS.get(row.topic) if row.source == "shopify" else INTERNAL_HANDLERS.get((row.source, row.topic))
+    )
+    if handler is None or shop is None or not shop.is_installed:
+        return IGNORED
+    return handler(session, shop, row, body)
+
+
+def periodic() -> None:
+    """The worker's scheduled jobs, run between inbox batches; each decides per shop whether it is due."""
+    # The store side (LINE outbox, Smaregi pull) first: it contains one shop's failure.
+    run_store_jobs()
+    reconcile_due_shops()
+    # Daily per shop: pending points mature, lots expire, rolling ranks move as sales age out.
+    run_daily_upkeep()
+    # Month-end closes and the dashboard's home summaries.
+    run_scheduled_reports()

@@ -1,0 +1,1 @@
+"""Background jobs: the webhook inbox, the worker, per-shop leases, wake-ups."""

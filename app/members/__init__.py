@@ -1,0 +1,1 @@
+"""Members: rows and locks, identity, search, what Shopify should hold for a member."""

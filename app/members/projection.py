@@ -1,0 +1,124 @@
+"""What Shopify should hold for a batch of members: metafields (the domain projection + expiry date) and tags.
+
+The domain's pure `metafields()` (app/domain/projection.py) gives the 16 keys of DESIGN.md; this module loads
+the members' rows in a few queries per batch and adds `points_expire_at` (a date, so segments can find
+members whose points expire soon; declared in shopify.app.toml).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain.history import PurchaseFact, local_date
+from app.domain.projection import MemberSnapshot, MetafieldValue, metafields
+from app.domain.settings import ShopRules
+from app.members.records import refunds_by_purchase, to_fact
+from app.models.ledger import PointLot
+from app.models.member import Member
+from app.models.purchase import Purchase
+from app.models.shop import Shop
+from app.shops.rules import load_rules
+
+DEFAULT_TAG_PREFIX = "tsunagu:"
+EXPIRY_KEY = "points_expire_at"
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """Everything the syncer writes for one member, as of one sync_version."""
+
+    member_id: int
+    customer_gid: str
+    version: int
+    metafields: dict[str, MetafieldValue]
+    tags: frozenset[str]
+
+
+def customer_gid(shopify_customer_id: str) -> str:
+    """The GraphQL id of a customer, whether the member stores the numeric id or the gid."""
+    value = str(shopify_customer_id)
+    return value if value.startswith("gid://") else f"gid://shopify/Customer/{value}"
+
+
+def tag_prefix(shop: Shop) -> str:
+    """The shop's prefix for app tags (merchant-configurable: `Shop.settings["tag_prefix"]`)."""
+    prefix = (shop.settings or {}).get("tag_prefix")
+    return str(prefix) if prefix else DEFAULT_TAG_PREFIX
+
+
+def desired_tags(prefix: str, rank: str, channel_mix: str | None) -> frozenset[str]:
+    """Tags for tools that read only tags (Klaviyo, LINE CRMs): the rank and the channel mix."""
+    tags = {f"{prefix}rank-{rank}"}
+    if channel_mix and channel_mix != "none":
+        tags.add(f"{prefix}{channel_mix.replace('_', '-')}")
+    return frozenset(tags)
+
+
+def points_expire_at(member: Member, lots: Sequence[PointLot], rules: ShopRules) -> datetime | None:
+    """When the member's next available points expire (None when nothing can expire)."""
+    open_lots = [lot for lot in lots if lot.expired_at is None and lot.remaining > 0]
+    if not open_lots or member.points_available <= 0:
+        return None
+    horizon = timedelta(days=rules.points.expiry_days)
+    if rules.points.expiry_mode == "per_lot" or member.last_earning_at is None:
+        return min(lot.earned_at for lot in open_lots) + horizon
+    return member.last_earning_at + horizon
+
+
+def project(session: Session, shop: Shop, members: Sequence[Member], now: datetime) -> dict[int, Projection]:
+    """Projections of members that have a Shopify customer, keyed by member id (a few queries in all)."""
+    linked = [m for m in members if m.shopify_customer_id and m.is_active]
+    ids = [m.id for m in linked]
+    if not ids:
+        return {}
+    facts = _facts(session, ids)
+    lots: dict[int, list[PointLot]] = defaultdict(list)
+    for lot in session.scalars(select(PointLot).where(PointLot.member_id.in_(ids), PointLot.remaining > 0)):
+        lots[lot.member_id].append(lot)
+    rules = load_rules(shop)
+    prefix = tag_prefix(shop)
+    out: dict[int, Projection] = {}
+    for m in linked:
+        snapshot = MemberSnapshot(
+            member_number=m.member_number,
+            rank=m.rank,
+            points_available=m.points_available,
+            points_pending=m.points_pending,
+            line_linked=m.line_linked,
+            facts=facts.get(m.id, []),
+            currency=shop.currency,
+            timezone=shop.timezone,
+        )
+        values = metafields(snapshot, now)
+        expiry = local_date(points_expire_at(m, lots.get(m.id, []), rules), shop.timezone)
+        values[EXPIRY_KEY] = MetafieldValue("date", expiry.isoformat() if expiry else None)
+        out[m.id] = Projection(
+            member_id=m.id,
+            customer_gid=customer_gid(m.shopify_customer_id or ""),
+            version=m.sync_version,
+            metafields=values,
+            tags=desired_tags(prefix, m.rank, values["channel_mix"].value),
+        )
+    return out
+
+
+def _facts(session: Session, member_ids: list[int]) -> dict[int, list[PurchaseFact]]:
+    """Every purchase (with its refunds) of the members, as the domain's history facts (two queries)."""
+    purchases = list(
+        session.scalars(
+            select(Purchase)
+            .where(Purchase.member_id.in_(member_ids))
+            .order_by(Purchase.processed_at, Purchase.id)
+        )
+    )
+    refunds = refunds_by_purchase(session, purchases)
+    out: dict[int, list[PurchaseFact]] = defaultdict(list)
+    for p in purchases:
+        out[p.member_id].append(to_fact(p, refunds.get(p.id, [])))
+    return out

@@ -1,0 +1,46 @@
+"""Per-shop background work: named leases across processes and the install backfill's progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import UTCDateTime, utcnow
+
+
+class ShopLease(db.Model):
+    """A named lease per shop (e.g. the syncer): one holder at a time, expiring if the holder dies."""
+
+    __tablename__ = "shop_leases"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BackfillJob(db.Model):
+    """An install backfill (bulk operation) with resumable progress."""
+
+    __tablename__ = "backfill_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # orders | customers
+    bulk_operation_id: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending|running|downloading|done|failed
+    total: Mapped[int | None] = mapped_column(BigInteger)
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    lines_consumed: Mapped[int] = mapped_column(BigInteger, default=0)  # resume point in the JSONL
+    result_url: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,1 @@
+"""Points: the ledger, spending, crediting purchases, ranks, daily upkeep, reward codes."""

@@ -1,0 +1,175 @@
+"""Ingest of normalised purchases and refunds: identity, history, ledger and rank in one transaction.
+
+The caller (the webhook worker, reconciliation, backfill) owns the transaction: these functions flush and
+never commit. A unique-constraint race between two workers raises IntegrityError; the worker retries.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain.channels import classify
+from app.domain.events import PurchaseEvent, RefundEvent
+from app.members.identity import resolve_member
+from app.members.records import lock_member
+from app.models.purchase import Purchase, PurchaseRefund
+from app.models.shop import Shop
+from app.models.types import utcnow
+from app.points.crediting import recompute
+from app.shops.rules import load_rules
+
+
+def find_purchase(session: Session, shop: Shop, source: str, source_id: str) -> Purchase | None:
+    """The stored purchase of an order, reloaded from the database."""
+    stmt = (
+        select(Purchase)
+        .where(Purchase.shop_id == shop.id, Purchase.source == source, Purchase.source_id == str(source_id))
+        .execution_options(populate_existing=True)
+    )
+    return session.scalar(stmt)
+
+
+def _find_refund(session: Session, shop: Shop, source: str, source_id: str) -> PurchaseRefund | None:
+    stmt = select(PurchaseRefund).where(
+        PurchaseRefund.shop_id == shop.id,
+        PurchaseRefund.source == source,
+        PurchaseRefund.source_id == str(source_id),
+    )
+    return session.scalar(stmt)
+
+
+def _record_refund(
+    session: Session, shop: Shop, event: RefundEvent, purchase: Purchase | None
+) -> PurchaseRefund | None:
+    """Store a refund once per refund id; None if it was known already."""
+    if _find_refund(session, shop, event.source, event.source_id) is not None:
+        return None
+    row = PurchaseRefund(
+        shop_id=shop.id,
+        purchase_id=purchase.id if purchase else None,
+        source=event.source,
+        source_id=str(event.source_id),
+        order_source_id=str(event.order_source_id),
+        amount=event.amount,
+        processed_at=event.processed_at,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def apply_purchase(
+    session: Session, shop: Shop, event: PurchaseEvent, now: datetime | None = None
+) -> Purchase | None:
+    """Apply one order snapshot: newest state wins, only the difference in points is posted.
+
+    None when there is no member to credit (walk-in sale, redacted customer, test order).
+    """
+    now = now or utcnow()
+    if event.test:
+        return None
+    rules = load_rules(shop)
+    purchase = find_purchase(session, shop, event.source, event.source_id)
+    if purchase is None:
+        found = resolve_member(session, shop, event.source, event.customer_ref)
+        if found is None:
+            return None
+        member_id = found.id
+    else:
+        member_id = purchase.member_id
+    member = lock_member(session, member_id)
+    if member.status != "active":
+        return None
+    purchase = find_purchase(session, shop, event.source, event.source_id)  # again, under the lock
+    if purchase is not None and event.source_updated_at <= purchase.source_updated_at:
+        return purchase  # a retry or an older snapshot: the newest state is applied already
+    info = classify(event, rules.channels)
+    fresh: list[PurchaseRefund] = []
+    if purchase is None:
+        purchase = Purchase(
+            shop_id=shop.id,
+            member_id=member.id,
+            source=event.source,
+            source_id=str(event.source_id),
+            earn_rate=rules.points.rate,
+            points=0,
+            points_revision=0,
+            created_at=now,
+        )
+        touched_from = event.processed_at
+        session.add(purchase)
+    else:
+        touched_from = min(purchase.processed_at, event.processed_at)
+    purchase.channel = info.channel
+    purchase.location_key = info.location_key
+    purchase.location_name = info.location_name
+    purchase.currency = event.currency
+    purchase.gross_amount = event.gross_amount
+    purchase.items_count = event.items_count
+    purchase.processed_at = event.processed_at
+    purchase.source_updated_at = event.source_updated_at
+    purchase.cancelled = event.cancelled
+    purchase.discount_codes = list(event.discount_codes)
+    session.flush()
+    # Refunds that arrived before their order now belong to it.
+    orphans = select(PurchaseRefund).where(
+        PurchaseRefund.shop_id == shop.id,
+        PurchaseRefund.source == event.source,
+        PurchaseRefund.order_source_id == str(event.source_id),
+        PurchaseRefund.purchase_id.is_(None),
+    )
+    for orphan in session.scalars(orphans):
+        orphan.purchase_id = purchase.id
+        fresh.append(orphan)
+    for refund in event.refunds:
+        row = _record_refund(session, shop, refund, purchase)
+        if row is not None:
+            fresh.append(row)
+    if fresh:
+        touched_from = min([touched_from, *(r.processed_at for r in fresh)])
+    recompute(
+        session,
+        shop,
+        rules,
+        member,
+        now,
+        subjects={purchase.id},
+        touched_from=touched_from,
+        new_refunds={purchase.id: fresh},
+        changed=True,
+    )
+    return purchase
+
+
+def apply_refund(
+    session: Session, shop: Shop, event: RefundEvent, now: datetime | None = None
+) -> PurchaseRefund | None:
+    """Apply one refund (once per refund id); points are reversed in proportion to the refunded amount.
+
+    A refund whose order is unknown yet is kept and applied when the order arrives.
+    """
+    now = now or utcnow()
+    if _find_refund(session, shop, event.source, event.source_id) is not None:
+        return None
+    purchase = find_purchase(session, shop, event.source, event.order_source_id)
+    if purchase is None:
+        return _record_refund(session, shop, event, None)
+    member = lock_member(session, purchase.member_id)
+    row = _record_refund(session, shop, event, purchase)  # re-checked under the lock
+    if row is None or member.status != "active":
+        return row
+    recompute(
+        session,
+        shop,
+        load_rules(shop),
+        member,
+        now,
+        subjects={purchase.id},
+        touched_from=event.processed_at,
+        new_refunds={purchase.id: [row]},
+        changed=True,
+    )
+    return row

@@ -1,0 +1,1 @@
+"""Shops: install lifecycle, token orchestration, a shop's rules."""

@@ -1,0 +1,1 @@
+"""Sync with Shopify: the syncer, metafields, tags, segments, freshness, backfill, reconciliation."""
