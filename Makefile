@@ -10,13 +10,24 @@ export FLASK_APP := app:create_app
 
 .PHONY: demo test test-sqlite test-postgres test-e2e bench reliability lint format migration clean system-deps vendor
 
-$(STAMP): pyproject.toml
+.PHONY: venv lock
+LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --custom-compile-command "make lock" --quiet
+
+## The venv installs exactly the versions (and file hashes) in requirements-dev.lock; the project itself goes in
+## without dependencies, so nothing is resolved at install time. Re-runs when pyproject or the lock changes.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet --require-hashes -r requirements-dev.lock
+	$(PIP) install --quiet --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+## make lock: re-pin requirements.lock (runtime) and requirements-dev.lock (runtime + dev, the same runtime pins)
+## from pyproject's ranges, keeping current pins that still fit; `make lock LOCK_ARGS=--upgrade` takes the newest.
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) $(LOCK_ARGS) -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev -c requirements.lock $(LOCK_FLAGS) $(LOCK_ARGS) -o requirements-dev.lock
 
 ## make demo: the app + worker + Shopify emulator with demo data on SQLite; prints the URL to open.
 demo: $(STAMP)
@@ -74,6 +85,7 @@ reliability: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy app
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

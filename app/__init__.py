@@ -8,9 +8,10 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from app import dispatch
+from app import dispatch, sqlite
 from app.admin import bp as admin_bp
 from app.config import Settings, load_settings
+from app.customers import cli as customers_cli
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
 from app.health import bp as health_bp
@@ -35,11 +36,18 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
-        IDENTITY_HASH_KEY=settings.identity_hash_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(
+            settings.database_url, settings.sqlite_busy_timeout_seconds
+        ),
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,  # request bodies over 2 MB (webhooks included) get 413
         JSON_SORT_KEYS=False,
+        # The session cookie (only the code grant's state uses it) is set inside the admin's iframe, a
+        # third-party context: browsers send it there only with SameSite=None, which they accept only with
+        # Secure (https://shopify.dev/docs/apps/build/authentication-authorization/session-tokens).
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="None",
     )
     app.config.update(overrides or {})
     # Ids in URLs are bounded by the id columns: a larger number is simply not found (404), instead of a
@@ -48,6 +56,8 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     db.init_app(app)
+    with app.app_context():
+        sqlite.configure(db.engine)  # WAL, busy timeout, BEGIN IMMEDIATE, foreign keys (a no-op elsewhere)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
 
     from app import models  # noqa: F401  (registers every model on the metadata)
@@ -56,6 +66,9 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     _register_commands(app)
     init_security(app)
     register_error_handlers(app)
+    from app.observability import init_app as init_observability  # logs, request ids, /metrics, Sentry
+
+    init_observability(app)
     return app
 
 
@@ -77,6 +90,7 @@ def _register_commands(app: Flask) -> None:
     """Every `flask` command, each package attaching its own."""
     jobs_cli.init_app(app, handle=dispatch.dispatch, periodic=dispatch.periodic)
     sync_cli.init_app(app)
+    customers_cli.init_app(app)
     token_cli.init_app(app)
     integrations_cli.init_app(app)
 
@@ -89,10 +103,10 @@ class DatabaseIdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+def _engine_options(url: str, sqlite_busy_timeout: float = sqlite.BUSY_TIMEOUT_SECONDS) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        # Worker and web share the demo's SQLite file: wait for the writer instead of failing at once.
-        return {"connect_args": {"timeout": 30}}
+        # Worker, syncer and web share the demo's SQLite file: app/sqlite.py says how they take turns.
+        return sqlite.engine_options(sqlite_busy_timeout)
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "connect_args": {"connect_timeout": 5}}
 
 

@@ -7,12 +7,16 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_API_VERSION = "2026-07"
 DEFAULT_APP_BRIDGE_URL = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
+# Pinned to Polaris major version 1: `polaris-1.js` is Shopify's stable channel of 1.x (fixes within the
+# major arrive without a change here; 2.x only when this line moves). A release like `polaris-1.1.js` would
+# pin the minor too. https://shopify.dev/docs/api/app-home/latest/web-components/versioning
+DEFAULT_POLARIS_URL = "https://cdn.shopify.com/shopifycloud/polaris-1.js"
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 REQUIRED_IN_PRODUCTION = (
     "SHOPIFY_API_KEY",
@@ -46,6 +50,32 @@ class Settings:
     # Keys the phone/email/customer-id hashes used for matching and redaction tombstones. It must never
     # change (a new key makes every stored hash unmatchable), so it is separate from the rotating API secret.
     identity_hash_key: str
+    # Operations (README "Operations: logs, metrics, health"); defaults so a bare environment still starts.
+    log_format: str = "text"  # json: one JSON object per line (production default); text: plain lines
+    log_level: str = "INFO"
+    metrics_token: str | None = None  # /metrics wants `Authorization: Bearer <token>` when set
+    sentry_dsn: str | None = None  # error reports to Sentry only when set
+    heartbeat_stale_seconds: float = 120.0  # /readyz: a worker or syncer silent this long counts as gone
+    # The inbox worker (app/jobs/worker.py): how long a claimed row stays ours, rows per claim, the idle
+    # poll, how often the scheduled jobs are considered, and the retry schedule before a row is dead-lettered.
+    inbox_lease_seconds: float = 60.0
+    inbox_batch_size: int = 10
+    inbox_idle_sleep: float = 1.0
+    inbox_max_attempts: int = 8
+    inbox_backoff_base_seconds: float = 5.0
+    inbox_backoff_cap_seconds: float = 3600.0
+    periodic_seconds: float = 60.0
+    reconcile_interval_seconds: float = 900.0  # orders updated since the watermark, per installed shop
+    polaris_url: str = DEFAULT_POLARIS_URL  # the Polaris web components the admin pages load
+    location_refresh_seconds: float = (
+        86400.0  # known store names are re-read from Shopify (renames) this often
+    )
+    # SQLite only (app/sqlite.py): how long a transaction waits for another one's write lock before failing.
+    sqlite_busy_timeout_seconds: float = 30.0
+    # Privacy retention (app/customers/retention.py): processed webhook rows, and the customer data exports
+    # built for customers/data_request, are deleted this many days after they were processed / built.
+    inbox_retention_days: int = 30
+    data_export_retention_days: int = 30
 
     @property
     def is_production(self) -> bool:
@@ -77,16 +107,16 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         value = environ.get(name, "").strip()
         return value or None
 
+    def seconds(name: str, default: str) -> float:
+        return _positive(name, get(name) or default)
+
+    def count(name: str, default: str) -> int:
+        return _count(name, get(name) or default)
+
     env = get("TSUNAGU_ENV") or "development"
     production = env == "production"
     if production:
-        missing = [name for name in REQUIRED_IN_PRODUCTION if not get(name)]
-        if missing:
-            raise ConfigError(f"production needs these environment variables: {', '.join(missing)}")
-        if get("SHOPIFY_ADMIN_ORIGIN"):
-            raise ConfigError(
-                "SHOPIFY_ADMIN_ORIGIN sends Shopify calls to a stand-in; it must not be set in production"
-            )
+        _refuse_unsafe_production(get)
     api_secret = get("SHOPIFY_API_SECRET") or local_secret("SHOPIFY_API_SECRET")
     keys = get("TOKEN_ENCRYPTION_KEYS") or local_secret("TOKEN_ENCRYPTION_KEY")
     # Flask's session key: explicit, else derived from the API secret so production needs no extra variable.
@@ -109,4 +139,63 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         app_bridge_url=get("SHOPIFY_APP_BRIDGE_URL") or DEFAULT_APP_BRIDGE_URL,
         secret_key=secret_key,
         identity_hash_key=get("IDENTITY_HASH_KEY") or local_secret("IDENTITY_HASH_KEY"),
+        # JSON for machines in production; plain lines on a developer's terminal unless asked otherwise.
+        log_format=_choice(
+            "LOG_FORMAT", get("LOG_FORMAT") or ("json" if production else "text"), ("json", "text")
+        ),
+        log_level=_choice("LOG_LEVEL", (get("LOG_LEVEL") or "INFO").upper(), LOG_LEVELS),
+        metrics_token=get("METRICS_TOKEN"),
+        sentry_dsn=get("SENTRY_DSN"),
+        heartbeat_stale_seconds=_positive("HEARTBEAT_STALE_SECONDS", get("HEARTBEAT_STALE_SECONDS") or "120"),
+        inbox_lease_seconds=seconds("INBOX_LEASE_SECONDS", "60"),
+        inbox_batch_size=count("INBOX_BATCH_SIZE", "10"),
+        inbox_idle_sleep=seconds("INBOX_IDLE_SLEEP", "1"),
+        inbox_max_attempts=count("INBOX_MAX_ATTEMPTS", "8"),
+        inbox_backoff_base_seconds=seconds("INBOX_BACKOFF_BASE_SECONDS", "5"),
+        inbox_backoff_cap_seconds=seconds("INBOX_BACKOFF_CAP_SECONDS", "3600"),
+        periodic_seconds=seconds("PERIODIC_SECONDS", "60"),
+        reconcile_interval_seconds=seconds("RECONCILE_INTERVAL_SECONDS", "900"),
+        polaris_url=get("POLARIS_URL") or DEFAULT_POLARIS_URL,
+        sqlite_busy_timeout_seconds=_positive(
+            "SQLITE_BUSY_TIMEOUT_SECONDS", get("SQLITE_BUSY_TIMEOUT_SECONDS") or "30"
+        ),
+        inbox_retention_days=count("INBOX_RETENTION_DAYS", "30"),
+        data_export_retention_days=count("DATA_EXPORT_RETENTION_DAYS", "30"),
     )
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _refuse_unsafe_production(get: Callable[[str], str | None]) -> None:
+    """Production starts only with its secrets, and never with Shopify replaced by a stand-in."""
+    missing = [name for name in REQUIRED_IN_PRODUCTION if not get(name)]
+    if missing:
+        raise ConfigError(f"production needs these environment variables: {', '.join(missing)}")
+    if get("SHOPIFY_ADMIN_ORIGIN"):
+        raise ConfigError(
+            "SHOPIFY_ADMIN_ORIGIN sends Shopify calls to a stand-in; it must not be set in production"
+        )
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def _count(name: str, value: str) -> int:
+    number = _positive(name, value, "a whole number of at least 1")
+    if not number.is_integer():
+        raise ConfigError(f"{name} must be a whole number of at least 1")
+    return int(number)
+
+
+def _positive(name: str, value: str, what: str = "a positive number of seconds") -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not number > 0:
+        raise ConfigError(f"{name} must be {what}")
+    return number

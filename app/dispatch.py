@@ -1,24 +1,30 @@
 """Topic -> handler table: each handler turns a stored body into domain calls in the worker's transaction.
 
-A handler returns DONE or IGNORED; raising NormaliseError dead-letters the row at once (retrying a malformed
-body cannot help), any other exception is retried with backoff.
+A handler returns DONE or IGNORED (InboxStatus); raising NormaliseError dead-letters the row at once
+(retrying a malformed body cannot help), any other exception is retried with backoff.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.customers import compliance
 from app.customers.events import apply_customer, apply_merge
+from app.customers.retention import purge_expired
 from app.dashboard.jobs import run_scheduled_reports
+from app.extensions import db
 from app.integrations.periodic import run_store_jobs
 from app.integrations.smaregi.handlers import SMAREGI_HANDLERS
-from app.models.inbox import DONE, IGNORED, InboxEvent
+from app.jobs.inbox import refuse
+from app.models.inbox import InboxEvent, InboxStatus
 from app.models.shop import Shop
 from app.points.purchases import apply_purchase, apply_refund
 from app.points.upkeep import run_daily_upkeep
@@ -30,10 +36,12 @@ from app.shopify.payloads.rest import (
     order_from_rest,
     refund_from_rest,
 )
-from app.shops.installs import mark_uninstalled, update_scopes
+from app.shopify.payloads.retention import minimised
+from app.shops.installs import mark_uninstalled, predates_install, update_scopes
 from app.sync import bulk_finished as bulk
 from app.sync.reconcile import reconcile_due_shops
 
+log = logging.getLogger(__name__)
 Handler = Callable[[Session, Shop, InboxEvent, dict[str, Any]], str]
 
 # Processed even for a shop that uninstalled (shop/redact arrives 48 h after uninstall) or that we never knew.
@@ -43,41 +51,48 @@ COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "sh
 def order(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
     """Every orders/* topic carries the full order: apply it as a snapshot (newest `updated_at` wins)."""
     apply_purchase(session, shop, order_from_rest(body, shop.domain))
-    return DONE
+    return InboxStatus.DONE
 
 
 def refund(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
     """refunds/create: reverse points for that refund id, once."""
     apply_refund(session, shop, refund_from_rest(body, shop.domain))
-    return DONE
+    return InboxStatus.DONE
 
 
 def customer_created(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
     apply_customer(session, shop, customer_from_rest(body, "create", shop.domain))
-    return DONE
+    return InboxStatus.DONE
 
 
 def customer_updated(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
     apply_customer(session, shop, customer_from_rest(body, "update", shop.domain))
-    return DONE
+    return InboxStatus.DONE
 
 
 def customer_deleted(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
     apply_customer(session, shop, customer_from_rest(body, "delete", shop.domain))
-    return DONE
+    return InboxStatus.DONE
 
 
 def customers_merged(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
     """Only a completed merge moves anything; failed or in-progress notices are kept as ignored."""
     if str(body.get("status", "")).lower() not in ("completed", "succeeded", "success"):
-        return IGNORED
+        return InboxStatus.IGNORED
     apply_merge(session, shop, merge_from_rest(body, shop.domain, row.triggered_at))
-    return DONE
+    return InboxStatus.DONE
 
 
 def app_uninstalled(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
-    mark_uninstalled(session, shop)
-    return DONE
+    """Tokens go at once; a late delivery from before the current install must not undo the reinstall."""
+    # The body is Shopify's shop object; the header that named the shop is not covered by the HMAC.
+    mismatch = compliance.body_shop_mismatch(shop, row, body, domain_key="myshopify_domain", id_key="id")
+    if mismatch:
+        return refuse(row, mismatch)
+    if predates_install(shop, row.occurred_at):
+        return refuse(row, "app/uninstalled predates the shop's current install")
+    mark_uninstalled(session, shop, occurred_at=row.occurred_at)
+    return InboxStatus.DONE
 
 
 def scopes_updated(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
@@ -85,14 +100,16 @@ def scopes_updated(session: Session, shop: Shop, row: InboxEvent, body: dict[str
     current = body.get("current")
     if not isinstance(current, list) or not all(isinstance(s, str) for s in current):
         raise NormaliseError("scopes_update.current is not a list of scopes")
+    if predates_install(shop, row.occurred_at):  # the install's token exchange told us the scopes since
+        return refuse(row, "app/scopes_update predates the shop's current install")
     update_scopes(session, shop, current)
-    return DONE
+    return InboxStatus.DONE
 
 
 def reconciled_order(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
     """An order found by reconciliation (a GraphQL Order node): the same PurchaseEvent path as webhooks."""
     apply_purchase(session, shop, order_from_graphql(body, shop.domain))
-    return DONE
+    return InboxStatus.DONE
 
 
 HANDLERS: dict[str, Handler] = {
@@ -134,6 +151,7 @@ def dispatch(session: Session, row: InboxEvent) -> str:
         raise NormaliseError("stored body is not JSON") from exc
     if not isinstance(body, dict):
         raise NormaliseError("stored body is not a JSON object")
+    row.last_error = None  # this attempt's refusal, if any, replaces an earlier attempt's failure
     shop = session.scalar(select(Shop).where(Shop.domain == row.shop_domain))
     if row.topic in COMPLIANCE_HANDLERS:
         return COMPLIANCE_HANDLERS[row.topic](session, shop, row, body)
@@ -141,8 +159,12 @@ def dispatch(session: Session, row: InboxEvent) -> str:
         HANDLERS.get(row.topic) if row.source == "shopify" else INTERNAL_HANDLERS.get((row.source, row.topic))
     )
     if handler is None or shop is None or not shop.is_installed:
-        return IGNORED
-    return handler(session, shop, row, body)
+        outcome: str = InboxStatus.IGNORED
+    else:
+        outcome = handler(session, shop, row, body)
+    # Handled (in this transaction): the stored body keeps only what replay and audit need.
+    row.payload = minimised(row.source, row.topic, row.payload)
+    return outcome
 
 
 def periodic() -> None:
@@ -154,3 +176,9 @@ def periodic() -> None:
     run_daily_upkeep()
     # Month-end closes and the dashboard's home summaries.
     run_scheduled_reports()
+    # Personal data past its retention: processed webhook rows, expired customer data exports.
+    try:
+        purge_expired(db.session, current_app.config["SETTINGS"])
+    except SQLAlchemyError as exc:  # the next round tries again; the inbox must not wait for it
+        db.session.rollback()
+        log.error("retention purge failed: %s", type(exc).__name__)

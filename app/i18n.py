@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import dates, numbers
 from flask import Flask, current_app, has_request_context, request
 
 log = logging.getLogger(__name__)
@@ -94,26 +95,29 @@ def translate_or(key: str, default: str, locale: str | None = None) -> str:
     return catalogue(locale or current_locale()).get(key, default)
 
 
-def format_int(value: int | Decimal | float | None) -> str:
-    """12,345 (both locales group by thousands); an em dash for no value."""
+def format_int(value: int | Decimal | float | None, locale: str | None = None) -> str:
+    """12,345 with the locale's grouping (CLDR); an em dash for no value."""
     if value is None:
         return "—"
-    return f"{int(value):,}"
+    return numbers.format_decimal(int(value), locale=locale or current_locale())
 
 
 def format_money(
     amount: Decimal | int | float | None, currency: str = "JPY", locale: str | None = None
 ) -> str:
-    """¥12,345 / 12,345円 for yen (no minor unit); two decimals for other currencies."""
+    """An amount in any ISO 4217 currency as the locale writes it (CLDR): ￥12,000, ¥12,000, $12.34.
+
+    Rounded half up to the currency's own minor unit (0 for JPY, 2 for USD) before Babel formats it.
+    """
     if amount is None:
         return "—"
-    locale = locale or current_locale()
-    value = Decimal(str(amount))
-    if currency == "JPY":
-        whole = f"{int(value.quantize(Decimal('1'), rounding=ROUND_HALF_UP)):,}"
-        return f"{whole}円" if locale == "ja" else f"¥{whole}"
-    text = f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
-    return f"{text} {currency}"
+    currency = (currency or "JPY").upper()
+    digits = numbers.get_currency_precision(currency)
+    value = Decimal(str(amount)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    try:
+        return numbers.format_currency(value, currency, locale=locale or current_locale())
+    except (numbers.UnknownCurrencyFormatError, ValueError):  # a code CLDR does not know: still readable
+        return f"{value} {currency}"
 
 
 def format_percent(share: float | Decimal | None, digits: int = 1) -> str:
@@ -124,33 +128,38 @@ def format_percent(share: float | Decimal | None, digits: int = 1) -> str:
 
 
 def format_date(value: date | datetime | None, tz: str = "Asia/Tokyo", locale: str | None = None) -> str:
-    """2026年11月23日 / 2026-11-23, in the shop's time zone for timestamps."""
+    """2026年11月23日 / Nov 23, 2026 (CLDR `yMMMd`), in the shop's time zone for timestamps."""
     if value is None:
         return "—"
     if isinstance(value, datetime):
         value = value.astimezone(ZoneInfo(tz)).date()
-    locale = locale or current_locale()
-    if locale == "ja":
-        return f"{value.year}年{value.month}月{value.day}日"
-    return value.isoformat()
+    return dates.format_skeleton("yMMMd", value, locale=locale or current_locale())
 
 
 def format_datetime(value: datetime | None, tz: str = "Asia/Tokyo", locale: str | None = None) -> str:
-    """2026年11月23日 14:05 / 2026-11-23 14:05, in the shop's time zone."""
+    """2026年11月23日 14:05 / Nov 23, 2026 14:05, in the shop's time zone (24-hour clock in both)."""
     if value is None:
         return "—"
     local = value.astimezone(ZoneInfo(tz))
-    return f"{format_date(local.date(), tz, locale)} {local:%H:%M}"
+    locale = locale or current_locale()
+    return f"{format_date(local.date(), tz, locale)} {dates.format_skeleton('Hm', local, locale=locale)}"
 
 
 def format_month(value: date, locale: str | None = None) -> str:
-    """2026年11月 / 2026-11."""
-    locale = locale or current_locale()
-    return f"{value.year}年{value.month}月" if locale == "ja" else f"{value:%Y-%m}"
+    """2026年11月 / Nov 2026 (CLDR `yMMM`)."""
+    return dates.format_skeleton("yMMM", value, locale=locale or current_locale())
 
 
 def init_i18n(app: Flask) -> None:
-    """Expose `t`, the locale and the formatters to every template."""
+    """Expose `t`, the locale and the formatters to every template (as globals and as filters)."""
+    app.jinja_env.filters.update(
+        money=format_money,
+        number=format_int,
+        date=format_date,
+        datetime=format_datetime,
+        month=format_month,
+        percent=format_percent,
+    )
     app.jinja_env.globals.update(
         t=translate,
         t_or=translate_or,

@@ -6,12 +6,12 @@ import argparse
 import os
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from werkzeug.serving import run_simple
 
 from emulator.demo_data import DemoSpec, load_into
-from emulator.demo_orders import JST
 from emulator.oauth import load_app_toml
 from emulator.server import create_emulator, emulator_of
 from emulator.state import EmulatorState
@@ -30,6 +30,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed-demo", action="store_true", help="load the demo retailer into the shop")
     parser.add_argument("--customers", type=int, default=2000, help="demo customers (orders scale with them)")
     parser.add_argument(
+        "--demo-end",
+        type=datetime.fromisoformat,
+        default=None,
+        help="ISO moment the demo history ends (default: now); a test seeding its own copy passes its end",
+    )
+    parser.add_argument(
         "--webhook-url", default=None, help="where to deliver webhooks, e.g. APP_URL/webhooks"
     )
     parser.add_argument(
@@ -44,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def build(args: argparse.Namespace):
     """The emulator app with the shop installed and, if asked, the demo data loaded."""
     state = EmulatorState(args.api_key, args.api_secret)
-    state.install_shop(args.shop, plan=args.plan, name="つなぐデモストア")
+    shop = state.install_shop(args.shop, plan=args.plan, name="つなぐデモストア")
     app = create_emulator(
         state,
         app_url=args.app_url,
@@ -52,9 +58,9 @@ def build(args: argparse.Namespace):
         webhook_time_scale=args.webhook_time_scale,
     )
     if args.seed_demo:
-        # Orders end today so "last 30 days" segments and rolling ranks have something to show.
-        today = datetime.now(JST).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-        spec = DemoSpec(end=today)
+        # The history ends now in the shop's time zone (never in the future), so "last 30 days" segments,
+        # rolling ranks and today's store sales have something to show.
+        spec = DemoSpec.ending_now(ZoneInfo(shop.timezone), now=args.demo_end)
         started = time.monotonic()
         summary = load_into(state, args.shop, scale=args.customers / spec.customers, spec=spec)
         print(

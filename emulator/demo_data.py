@@ -9,7 +9,7 @@ import random
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 
 from emulator.demo_catalog import (
@@ -28,7 +28,7 @@ from emulator.demo_catalog import (
 )
 from emulator.demo_orders import JST, build_order, build_refunds, iso, money
 
-# A fixed end keeps runs reproducible; the demo server passes today instead.
+# A fixed end keeps runs reproducible; the demo server ends at this moment (DemoSpec.ending_now).
 DEFAULT_END = datetime(2026, 11, 1, tzinfo=JST)
 CUSTOMER_ID_BASE = 7_100_000_000_000
 # Who buys where: store-only customers never order online and the reverse.
@@ -59,9 +59,22 @@ class DemoSpec:
             self, customers=max(1, round(self.customers * scale)), orders=round(self.orders * scale)
         )
 
+    @classmethod
+    def ending_now(cls, tz: tzinfo = JST, now: datetime | None = None, **sizes: object) -> DemoSpec:
+        """A spec whose history ends at this moment in the shop's time zone: nothing dated in the future."""
+        moment = (now or datetime.now(UTC)).astimezone(tz).replace(microsecond=0)
+        return cls(end=moment, **sizes)  # type: ignore[arg-type]
+
     @property
     def start(self) -> datetime:
-        return self.end - timedelta(days=self.days)
+        """Local midnight `days` days before the end's day (the end itself when it is a midnight)."""
+        midnight = self.end.replace(hour=0, minute=0, second=0, microsecond=0)
+        return midnight - timedelta(days=self.days)
+
+    @property
+    def day_count(self) -> int:
+        """Calendar days with orders: `days`, plus the end's own day up to now when it ends mid-day."""
+        return self.days + (self.end != self.start + timedelta(days=self.days))
 
 
 # -- customers -------------------------------------------------------------------------------------------
@@ -221,7 +234,7 @@ class _CustomerPicker:
 def _daily_counts(spec: DemoSpec, rng: random.Random) -> list[int]:
     """Orders per day: weekly rhythm, December and sale peaks, 30 % growth over the period."""
     weights = []
-    for day in range(spec.days):
+    for day in range(spec.day_count):
         date = spec.start + timedelta(days=day)
         season = {12: 1.6, 1: 1.3, 7: 1.2, 2: 0.8, 6: 0.9}.get(date.month, 1.0)
         weekday = 1.35 if date.weekday() >= 5 else 0.9
@@ -245,6 +258,8 @@ def _order_records(spec: DemoSpec) -> Iterator[tuple[dict, list[dict]]]:
         moments = sorted(_moment(rng) for _ in range(count))
         for seconds in moments:
             when = midnight + timedelta(seconds=seconds)
+            if when >= spec.end:
+                break  # today's sales so far: nothing after the moment the history ends
             channel = "pos" if rng.random() < spec.pos_share else "web"
             buyer = None
             if channel == "web" or rng.random() >= spec.walk_in_ratio:

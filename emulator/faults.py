@@ -16,7 +16,11 @@ import httpx
 
 from emulator.transport import shop_from_environ
 
-KINDS = ("rate_limit", "server_error", "slow", "drop", "throttled")
+KINDS = ("rate_limit", "server_error", "slow", "drop", "throttled", "unexpected")
+# An answer the app cannot have planned for: HTTP 200 with a GraphQL body whose `data` lacks every field
+# asked for. Shopify documents no such answer; the fault exists so tests can show that one shop's odd answer
+# fails that shop's task alone (a proxy, a partial outage or an API change can produce it).
+UNEXPECTED_BODY: dict = {"data": {}, "extensions": {}}
 CONTROL_PATH = "/_emulator/faults"
 # Shopify's REST-style 429 body (https://shopify.dev/docs/api/usage/rate-limits#rest-admin-api-rate-limits).
 RATE_LIMIT_BODY = {"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume."}
@@ -100,6 +104,8 @@ class FaultInjector:
             )
         if fault.kind == "server_error":
             return _json(start_response, f"{fault.status} Error", {"errors": "Internal Server Error"})
+        if fault.kind == "unexpected" and path.endswith("/graphql.json"):
+            return _json(start_response, "200 OK", UNEXPECTED_BODY)
         if fault.kind == "slow":
             self.sleep(fault.delay)
         elif fault.kind == "drop":

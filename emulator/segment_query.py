@@ -4,8 +4,9 @@ Reference: https://shopify.dev/docs/api/shopifyql/segment-query-language-referen
 guide (https://help.shopify.com/en/manual/customers/customer-segmentation/reference-guide). Supported:
 comparisons (= != > >= < <=), BETWEEN a AND b, IS [NOT] NULL, [NOT] CONTAINS, AND/OR/NOT, parentheses;
 filters customer_tags, amount_spent, number_of_orders, first/last_order_date, customer_added_date and
-app metafields with a segment-usable definition (`metafields.app--<client id>.<key>`, as listed by
-segmentFilters). Dates accept YYYY-MM-DD, today/yesterday, `-30d`/`+7d`/`-4w`/`-6m`/`-1y`, `30_days_ago`.
+customer metafields with a segment-usable definition (`metafields.app--<numeric app id>.<key>`,
+`metafields.<merchant namespace>.<key>`, as listed by segmentFilters). Dates accept YYYY-MM-DD,
+today/yesterday, `-30d`/`+7d`/`-4w`/`-6m`/`-1y`, `30_days_ago`.
 Anything else is rejected the way Shopify rejects an unknown filter, never silently matched.
 """
 
@@ -97,13 +98,19 @@ _KIND_OF_TYPE = {
 
 
 def available_filters(shop: ShopState) -> list[FilterSpec]:
-    """What segmentFilters lists: built-ins plus the app's segment-usable metafield definitions."""
+    """What segmentFilters lists: built-ins plus every segment-usable customer metafield definition.
+
+    "If you created a customer metafield definition, then the metafield can be used as a filter" for date,
+    number, text and true/false types
+    (https://help.shopify.com/en/manual/customers/customer-segmentation/reference-guide/metafield-segments).
+    Each is named with its resolved namespace: `metafields.app--<numeric app id>.<key>` for the app's own
+    (`$app` resolves to the app's numeric id, https://shopify.dev/docs/apps/build/custom-data/ownership),
+    `metafields.<namespace>.<key>` for merchant-owned ones. A query naming anything else is refused.
+    """
     out = list(BUILTIN_FILTERS)
-    for spec in shop.config.definitions.values():
+    for namespace, spec in shop.customer_definitions():
         if spec.segmentable:
-            out.append(
-                FilterSpec(f"metafields.{shop.app_namespace}.{spec.key}", _KIND_OF_TYPE[spec.type], spec.name)
-            )
+            out.append(FilterSpec(f"metafields.{namespace}.{spec.key}", _KIND_OF_TYPE[spec.type], spec.name))
     return out
 
 
@@ -143,7 +150,8 @@ class CustomerFacts:
         if name == "customer_added_date":
             return _local_date(shop, cust["created_at"])
         _, namespace, key = name.split(".", 2)
-        spec = shop.config.definitions[key]
+        spec = shop.definition(namespace, key)
+        assert spec is not None, name  # the parser only admits filters of existing definitions
         rec = shop.metafield(cust["admin_graphql_api_id"], namespace, key)
         return _metafield_value(shop, spec.type, rec["value"]) if rec else None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from flask import Flask, jsonify
@@ -95,9 +96,34 @@ def subscribed_events(state: EmulatorState, deliver: Callable[[str, str, dict], 
         if shop_state is not None:
             wanted |= {_enum(sub["topic"]) for sub in shop_state.webhook_subscriptions}
         if _enum(topic) in wanted:
-            deliver(shop, topic, payload)
+            fields = state.config.include_fields.get(topic)
+            deliver(shop, topic, include_only(payload, fields) if fields else payload)
 
     return hook
+
+
+def include_only(payload: Any, fields: list[str]) -> Any:
+    """A webhook body trimmed to a subscription's `include_fields`; a period names a nested field, and a
+    list's items are trimmed alike (https://shopify.dev/docs/apps/build/webhooks/customize/modify-payloads)."""
+    if isinstance(payload, list):
+        return [include_only(item, fields) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
+    nested: dict[str, list[str]] = {}
+    whole: set[str] = set()
+    for name in fields:
+        head, _, rest = name.partition(".")
+        if rest:
+            nested.setdefault(head, []).append(rest)
+        else:
+            whole.add(head)
+    out = {}
+    for key, value in payload.items():
+        if key in whole:
+            out[key] = value
+        elif key in nested:
+            out[key] = include_only(value, nested[key]) if isinstance(value, dict | list) else value
+    return out
 
 
 def _enum(topic: str) -> str:

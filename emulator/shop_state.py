@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.cost import LeakyBucket
-from emulator.resolvers.metafield_types import MetafieldDefinitionSpec, digest_of
+from emulator.resolvers.metafield_types import MetafieldDefinitionSpec, admin_readable, digest_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_APP_TOML = REPO_ROOT / "shopify.app.toml"
@@ -63,7 +63,10 @@ class AppConfig:
     definitions: dict[str, MetafieldDefinitionSpec]
     webhook_topics: list[str]
     webhook_uri: str
-    scopes: list[str]
+    scopes: list[str]  # what a merchant who also granted every optional scope has: required + optional
+    required_scopes: list[str] = field(default_factory=list)  # granted on a managed install
+    optional_scopes: list[str] = field(default_factory=list)  # granted later, when the merchant agrees
+    include_fields: dict[str, list[str]] = field(default_factory=dict)  # topic -> the subscription's fields
 
     @classmethod
     def load(cls, path: str | Path) -> AppConfig:
@@ -81,13 +84,26 @@ class AppConfig:
                 admin_access=(spec.get("access") or {}).get("admin", "merchant_read"),
             )
         topics: list[str] = []
+        include: dict[str, list[str]] = {}
         uri = "/webhooks"
         for sub in data.get("webhooks", {}).get("subscriptions", []):
             topics.extend(sub.get("topics", []))
             topics.extend(sub.get("compliance_topics", []))
+            for topic in sub.get("topics", []) if sub.get("include_fields") else []:
+                include[topic] = list(sub["include_fields"])
             uri = sub.get("uri", uri)
-        scopes = [s for s in data.get("access_scopes", {}).get("scopes", "").split(",") if s]
-        return cls(definitions=defs, webhook_topics=topics, webhook_uri=uri, scopes=scopes)
+        access = data.get("access_scopes", {})
+        required = [s.strip() for s in access.get("scopes", "").split(",") if s.strip()]
+        optional = [s.strip() for s in access.get("optional_scopes", []) if s.strip()]
+        return cls(
+            definitions=defs,
+            webhook_topics=topics,
+            webhook_uri=uri,
+            scopes=required + [s for s in optional if s not in required],
+            required_scopes=required,
+            optional_scopes=optional,
+            include_fields=include,
+        )
 
 
 @dataclass
@@ -103,6 +119,7 @@ class ShopState:
     config: AppConfig
     clock: Callable[[], float]
     bucket: LeakyBucket
+    app_id: int = 1
     shop_id: int = 1
     installed: bool = True
     customers: dict[int, dict] = field(default_factory=dict)
@@ -114,6 +131,9 @@ class ShopState:
     bulk_operations: dict[int, dict] = field(default_factory=dict)
     bulk_results: dict[int, str] = field(default_factory=dict)
     discounts: dict[int, dict] = field(default_factory=dict)
+    # Customer metafield definitions made through metafieldDefinitionCreate (or seeded), by resolved
+    # (namespace, key); the app's own `$app` ones come from shopify.app.toml (`config.definitions`).
+    created_definitions: dict[tuple[str, str], MetafieldDefinitionSpec] = field(default_factory=dict)
     webhook_subscriptions: list[dict] = field(default_factory=list)
     graphql_calls: int = 0
     throttled_count: int = 0
@@ -124,8 +144,29 @@ class ShopState:
     # -- ids and namespaces -------------------------------------------------------------------------
     @property
     def app_namespace(self) -> str:
-        """What `$app` resolves to for this app (https://shopify.dev/docs/apps/build/custom-data/ownership)."""
-        return f"app--{self.api_key}"
+        """What `$app` resolves to: `app--<numeric app id>`, not the client id
+        (https://shopify.dev/docs/apps/build/custom-data/ownership)."""
+        return f"app--{self.app_id}"
+
+    def definition(self, namespace: str, key: str) -> MetafieldDefinitionSpec | None:
+        """The customer metafield definition of a resolved (namespace, key), if the shop has one."""
+        if namespace == self.app_namespace:
+            return self.config.definitions.get(key)
+        return self.created_definitions.get((namespace, key))
+
+    def customer_definitions(self) -> list[tuple[str, MetafieldDefinitionSpec]]:
+        """Every customer metafield definition as (resolved namespace, spec): the TOML's, then the others."""
+        own = [(self.app_namespace, spec) for spec in self.config.definitions.values()]
+        return own + [(ns, spec) for (ns, _), spec in self.created_definitions.items()]
+
+    def add_metafield_definition(
+        self, namespace: str, key: str, mtype: str, name: str | None = None, admin_access: str | None = None
+    ) -> MetafieldDefinitionSpec:
+        """Seed a customer metafield definition (another app's, or the merchant's) as if created by them."""
+        resolved = self.resolve_namespace(namespace)
+        spec = MetafieldDefinitionSpec(key, mtype, name or key, None, admin_access, namespace=resolved)
+        self.created_definitions[(resolved, key)] = spec
+        return spec
 
     def resolve_namespace(self, namespace: str | None) -> str:
         """Expand `$app` / `$app:sub` (and an omitted namespace) into the stored namespace."""
@@ -213,6 +254,12 @@ class ShopState:
         }
         record.update(fields)
         self.locations[lid] = record
+        return record
+
+    def rename_location(self, location_id: int, name: str) -> dict:
+        """The merchant renames a location in the admin (`Location.name`, `updatedAt` moves)."""
+        record = self.locations[int(location_id)]
+        record["name"], record["updated_at"] = name, self.now_iso()
         return record
 
     def add_order(self, order: dict, copy: bool = True) -> dict:
@@ -353,14 +400,27 @@ class ShopState:
         self.customers[int(customer_id)]["updated_at"] = self.now_iso()
 
     # -- inspection (tests and the demo read state through these) -------------------------------------------
-    def customer_metafields(self, customer_id: int) -> dict[str, dict[str, str]]:
-        """The app-namespace metafields of a customer: {key: {"type", "value"}}."""
+    def customer_metafields(
+        self, customer_id: int, namespace: str | None = None
+    ) -> dict[str, dict[str, str]]:
+        """A customer's metafields in one namespace (the app's unless given): {key: {"type", "value"}}."""
         owner = gid("Customer", customer_id)
+        wanted = self.resolve_namespace(namespace)
         out: dict[str, dict[str, str]] = {}
-        for (namespace, key), rec in sorted(self.metafields.get(owner, {}).items()):
-            if namespace == self.app_namespace:
+        for (ns, key), rec in sorted(self.metafields.get(owner, {}).items()):
+            if ns == wanted:
                 out[key] = {"type": rec["type"], "value": rec["value"]}
         return out
+
+    def metafields_readable_by(self, customer_id: int, app_namespace: str) -> dict[str, str]:
+        """What an app whose `$app` is `app_namespace` (with read_customers) reads of a customer's
+        metafields, as {"namespace.key": value} (MetafieldAdminAccess rules: `admin_readable`)."""
+        owner = gid("Customer", customer_id)
+        return {
+            f"{ns}.{key}": rec["value"]
+            for (ns, key), rec in sorted(self.metafields.get(owner, {}).items())
+            if admin_readable(app_namespace, ns, self.definition(ns, key))
+        }
 
     def customer_tags(self, customer_id: int) -> list[str]:
         """A customer's tags, sorted as Shopify returns them."""

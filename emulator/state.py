@@ -20,6 +20,10 @@ from emulator.shop_state import (
 )
 
 EventHook = Callable[[str, str, dict], None]
+# Shopify gives every app a numeric id besides its 32-hex client id; `$app` resolves to `app--<numeric id>`
+# (https://shopify.dev/docs/apps/build/custom-data/ownership; public loyalty-app segments read like
+# `metafields.app--1576377--loyalty.status`). Any number that is not the client id serves.
+DEFAULT_APP_ID = 4_810_219
 
 __all__ = [
     "AppConfig",
@@ -43,8 +47,11 @@ class EmulatorState:
         api_secret: str,
         app_toml_path: str | Path = DEFAULT_APP_TOML,
         clock: Callable[[], float] = time.time,
+        app_id: int = DEFAULT_APP_ID,
     ) -> None:
         self.api_key = api_key
+        # The app's numeric id (`App.id`): what `$app` resolves to, unrelated to the client id.
+        self.app_id = int(app_id)
         self.api_secret = api_secret
         self.clock = clock
         self.config = AppConfig.load(app_toml_path)
@@ -81,6 +88,7 @@ class EmulatorState:
                 currency=currency,
                 timezone=timezone,
                 api_key=self.api_key,
+                app_id=self.app_id,
                 config=self.config,
                 clock=self.clock,
                 bucket=LeakyBucket(restore_rate=PLAN_RESTORE_RATES[plan], clock=self.clock),

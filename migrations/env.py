@@ -11,7 +11,9 @@ config = context.config
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
 # Keep the app's loggers alive: fileConfig would otherwise disable every logger created before it ran.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# And leave an app that configured logging (JSON lines in production) as it is.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 

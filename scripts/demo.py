@@ -17,6 +17,9 @@ from pathlib import Path
 
 import httpx
 
+from scripts.demo_store import seed_store_side
+from scripts.supervise import Supervisor
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 PY = sys.executable
@@ -92,21 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     app_url, emulator_url = env["APP_URL"], env["SHOPIFY_ADMIN_ORIGIN"]
 
     subprocess.run([PY, "-m", "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    children: list[subprocess.Popen] = []
-
-    def start(name: str, cmd: list[str]) -> None:
-        print(f"demo: starting {name}", flush=True)
-        children.append(subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True))
-
-    def stop(*_: object) -> None:
-        for child in children:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
+    supervisor = Supervisor(ROOT, env)  # a child that stops is restarted with backoff (scripts/supervise.py)
+    start, stop = supervisor.start, supervisor.stop
 
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
     try:
@@ -158,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         admin_url = f"{emulator_url}/store/{handle}/apps/tsunagu"
         wait_for(admin_url)
         install(app_url, emulator_url, handle, env["SHOPIFY_API_KEY"])
+        # Smaregi register sales and LINE links, so every part of the product has something to show.
+        print(f"demo: {seed_store_side(env, args.shop, args.customers)}", flush=True)
         print("\n" + "=" * 72)
         print(f"  Tsunagu demo is running. Open the Shopify admin stand-in:\n\n    {admin_url}\n")
         print(f"  (English: {admin_url}?locale=en)   app: {app_url}   emulator: {emulator_url}")
@@ -165,11 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         print("=" * 72 + "\n", flush=True)
         if args.check:
             return 0
-        while all(child.poll() is None for child in children):
-            time.sleep(1)
-        failed = [child.args[2] if len(child.args) > 2 else child.args for child in children if child.poll()]
-        print(f"demo: a process stopped ({failed}); shutting down", file=sys.stderr)
-        return 1
+        supervisor.run()  # until Ctrl-C or SIGTERM
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from flask_sqlalchemy.session import Session as FlaskSession
 from hypothesis import HealthCheck, settings
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from app import create_app
 from app.config import load_settings
@@ -73,16 +73,6 @@ def app(database_url):
         db.engine.dispose()
 
 
-def _explicit_sqlite_transactions(connection) -> None:
-    """pysqlite starts transactions late and its RELEASE SAVEPOINT commits: let SQLAlchemy emit BEGIN itself.
-
-    Without this the rolled-back `session` fixture commits for real on SQLite (SQLAlchemy docs, "Serializable
-    isolation / Savepoints / Transactional DDL" for pysqlite). Only this fixture's connection is switched.
-    """
-    connection.connection.driver_connection.isolation_level = None
-    event.listen(connection, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
-
-
 class _ConnectionSession(FlaskSession):
     """Flask-SQLAlchemy's get_bind() returns the engine and ignores `bind`: honour the test's connection."""
 
@@ -94,10 +84,9 @@ class _ConnectionSession(FlaskSession):
 def session(app):
     """A session whose work is rolled back after the test, however much it commits."""
     with app.app_context():
+        # SQLite runs exactly as in the app (app/sqlite.py: explicit BEGIN, real savepoints), so the test's
+        # commits are savepoint releases inside `outer` and roll back with it.
         connection = db.engine.connect()
-        sqlite = connection.dialect.name == "sqlite"
-        if sqlite:
-            _explicit_sqlite_transactions(connection)
         outer = connection.begin()
         scoped = db._make_scoped_session(
             {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": _ConnectionSession}
@@ -109,8 +98,6 @@ def session(app):
             scoped.remove()
             db.session = saved
             outer.rollback()
-            if sqlite:  # the pooled DBAPI connection goes back to pysqlite's default behaviour
-                connection.connection.driver_connection.isolation_level = ""
             connection.close()
 
 

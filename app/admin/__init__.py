@@ -9,8 +9,6 @@ from app.i18n import current_locale, init_i18n
 
 bp = Blueprint("admin", __name__)
 
-POLARIS_URL = "https://cdn.shopify.com/shopifycloud/polaris.js"
-
 
 @bp.record_once
 def _setup(state) -> None:
@@ -25,11 +23,11 @@ def layout_context() -> dict[str, object]:
     return {
         "shopify_api_key": settings.api_key,
         "app_bridge_url": settings.app_bridge_url,
-        "polaris_url": current_app.config.get("POLARIS_URL", POLARIS_URL),
+        "polaris_url": settings.polaris_url,
         "html_lang": current_locale() if has_request_context() else "en",
         **(nav_context() if has_request_context() else {}),
     }
 
 
 # Each module registers its routes on bp.
-from app.admin import members, reports, rules, segments, sync_health, views  # noqa: E402, F401
+from app.admin import data_exports, members, reports, rules, segments, sync_health, views  # noqa: E402, F401

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from app.i18n import t
+from app.i18n import format_int, t
 
 
 @dataclass
@@ -46,10 +46,8 @@ class Form:
         nonzero: bool = False,
     ) -> int | None:
         """A whole number (full-width digits and thousands commas accepted) within bounds."""
-        raw = _ascii(self.data.get(name) or "").replace(",", "").strip()
-        if not raw:
-            if required:
-                self.error(name, "form.required")
+        raw = self._number_text(name, required)
+        if raw is None:
             return None
         try:
             value = int(raw)
@@ -58,13 +56,8 @@ class Form:
             return None
         if nonzero and value == 0:
             self.error(name, "form.nonzero")
-        elif minimum is not None and value < minimum:
-            self.error(name, "form.min", min=f"{minimum:,}")
-        elif maximum is not None and value > maximum:
-            self.error(name, "form.max", max=f"{maximum:,}")
-        else:
-            return value
-        return None
+            return None
+        return value if self._within(name, value, minimum, maximum, shown=format_int) else None
 
     def decimal(
         self,
@@ -75,10 +68,8 @@ class Form:
         required: bool = True,
     ) -> Decimal | None:
         """A decimal number within bounds."""
-        raw = _ascii(self.data.get(name) or "").replace(",", "").strip()
-        if not raw:
-            if required:
-                self.error(name, "form.required")
+        raw = self._number_text(name, required)
+        if raw is None:
             return None
         try:
             value = Decimal(raw)
@@ -87,13 +78,27 @@ class Form:
             return None
         if not value.is_finite():
             self.error(name, "form.number")
-        elif minimum is not None and value < minimum:
-            self.error(name, "form.min", min=str(minimum))
-        elif maximum is not None and value > maximum:
-            self.error(name, "form.max", max=str(maximum))
-        else:
-            return value
-        return None
+            return None
+        return value if self._within(name, value, minimum, maximum, shown=str) else None
+
+    def _number_text(self, name: str, required: bool) -> str | None:
+        """The field in ASCII without thousands commas; None when empty (an error when required)."""
+        raw = _ascii(self.data.get(name) or "").replace(",", "").strip()
+        if not raw and required:
+            self.error(name, "form.required")
+        return raw or None
+
+    def _within(
+        self, name: str, value: Any, minimum: Any, maximum: Any, *, shown: Callable[[Any], str]
+    ) -> bool:
+        """Whether `value` lies within the bounds given; else the field's error names the bound it crossed."""
+        if minimum is not None and value < minimum:
+            self.error(name, "form.min", min=shown(minimum))
+            return False
+        if maximum is not None and value > maximum:
+            self.error(name, "form.max", max=shown(maximum))
+            return False
+        return True
 
     def day(self, name: str, *, required: bool = True, after: date | None = None) -> date | None:
         """A date in YYYY-MM-DD (what <input type=date> sends), optionally strictly after `after`."""

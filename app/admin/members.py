@@ -14,10 +14,11 @@ from app.admin.forms import Form, done, invalid, refused
 from app.admin.nav import admin_url
 from app.dashboard import member_detail
 from app.extensions import db
-from app.i18n import format_int, t
+from app.i18n import format_date, format_int, t
 from app.install.embedded import embedded_page, session_fetch
 from app.members import search as member_search
-from app.models.member import IdentityReview, Member
+from app.members.records import lock_member
+from app.models.member import IdentityReview, Member, MemberStatus, ReviewStatus
 from app.models.types import utcnow
 from app.points import spending
 from app.shops.rules import load_rules
@@ -49,13 +50,15 @@ def members():
         recent = list(
             db.session.scalars(
                 select(Member)
-                .where(Member.shop_id == g.shop.id, Member.status == "active")
+                .where(Member.shop_id == g.shop.id, Member.status == MemberStatus.ACTIVE)
                 .order_by(Member.id.desc())
                 .limit(20)
             )
         )
     open_reviews = db.session.scalar(
-        select(db.func.count()).where(IdentityReview.shop_id == g.shop.id, IdentityReview.status == "open")
+        select(db.func.count()).where(
+            IdentityReview.shop_id == g.shop.id, IdentityReview.status == ReviewStatus.OPEN
+        )
     )
     return render_template(
         "admin/members.html",
@@ -73,7 +76,7 @@ def member(member_id: int):
     """The member page: timeline across channels, balances, metafields, staff actions."""
     shop = g.shop
     row = _member_or_404(member_id)
-    if row.status == "merged" and row.merged_into_id:
+    if row.status == MemberStatus.MERGED and row.merged_into_id:
         row = _member_or_404(row.merged_into_id)
     data = member_detail.detail(db.session, shop, row)
     rules = load_rules(shop)
@@ -94,13 +97,14 @@ def member(member_id: int):
 @session_fetch
 def adjust_points(member_id: int):
     """Staff adjustment: +/- points with a reason (a new ledger entry; nothing is edited)."""
-    row = _member_or_404(member_id)
+    row = lock_member(db.session, _member_or_404(member_id).id)  # the balance checked below is current
     form = Form(request.form)
     points = form.integer("points", minimum=-MAX_ADJUST, maximum=MAX_ADJUST, nonzero=True)
     reason = form.text("reason", max_length=REASON_MAX)
     key = form.text("key", max_length=64)
     if not form.ok:
         return invalid(form)
+    assert points is not None and reason is not None  # form.ok: both parsed
     if points < 0 and -points > row.points_available:
         form.error("points", "member.points_not_enough", available=format_int(row.points_available))
         return invalid(form)
@@ -138,7 +142,7 @@ def rank_floor(member_id: int):
     set_rank_floor(db.session, shop, row, handle or None, expires_at)
     db.session.commit()
     if handle:
-        return done(t("member.floor_set", rank=handle, date=expires.isoformat()), reload=True)
+        return done(t("member.floor_set", rank=handle, date=format_date(expires)), reload=True)
     return done(t("member.floor_removed"), reload=True)
 
 
@@ -158,6 +162,7 @@ def issue_reward(member_id: int):
     key = form.text("key", max_length=64)
     if not form.ok:
         return invalid(form)
+    assert points is not None  # form.ok: parsed
     if not row.shopify_customer_id:
         return refused(t("member.reward_needs_customer"))
     if points > row.points_available:
@@ -197,7 +202,7 @@ def resolve_review(review_id: int):
     review = db.session.get(IdentityReview, review_id)
     if review is None or review.shop_id != shop.id:
         abort(404)
-    if review.status != "open":
+    if review.status != ReviewStatus.OPEN:
         return refused(t("member.review_closed"))
     form = Form(request.form)
     decision = form.choice("decision", ("link", "dismiss"))
@@ -210,9 +215,11 @@ def resolve_review(review_id: int):
         dismiss_review(db.session, shop, review.id)
         db.session.commit()
         return done(t("member.review_dismissed"), reload=True)
+    assert target is not None  # form.ok: a candidate was chosen
     accept_review(db.session, shop, review.id, int(target))
     db.session.commit()
-    survivor = db.session.get(IdentityReview, review_id).resolved_member_id
+    resolved = db.session.get(IdentityReview, review_id)
+    survivor = resolved.resolved_member_id if resolved is not None else None
     return done(t("member.review_linked"), redirect=admin_url("admin.member", member_id=survivor))
 
 
@@ -227,7 +234,7 @@ def merge_suggestion(member_id: int):
     suggestions = {str(m.id): m for m in member_detail.duplicates(db.session, shop, row)}
     form = Form(request.form)
     other_id = form.choice("other_id", list(suggestions))
-    if not form.ok:
+    if not form.ok or other_id is None:
         return invalid(form)
     other = suggestions[other_id]
     if row.shopify_customer_id and other.shopify_customer_id:

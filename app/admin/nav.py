@@ -20,6 +20,7 @@ NAV = (
     ("admin.sync_health", "nav.sync"),
     ("admin.backfill", "nav.backfill"),
     ("admin.reports", "nav.reports"),
+    ("admin.data_exports", "nav.data_exports"),
 )
 
 

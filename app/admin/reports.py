@@ -56,7 +56,7 @@ def close():
             period = month_end.parse_period(raw)
         except month_end.ReportError:
             form.error("period", "reports.period_format")
-    if not form.ok:
+    if not form.ok or period is None:
         return invalid(form)
     try:
         month_end.close_month(db.session, g.shop, period, trigger="staff")

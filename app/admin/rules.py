@@ -75,19 +75,19 @@ def parse_rules(form: Form, base: ShopRules) -> ShopRules | None:
     try:
         return ShopRules(
             points=PointRules(
-                rate=(rate / 100).normalize(),  # type: ignore[operator]
-                pending_days=pending_days,  # type: ignore[arg-type]
-                expiry_days=expiry_days,  # type: ignore[arg-type]
-                expiry_mode=expiry_mode,  # type: ignore[arg-type]
-                negative_policy=negative_policy,  # type: ignore[arg-type]
+                rate=(rate / 100).normalize(),  # type: ignore[operator, union-attr]  # form.ok: parsed
+                pending_days=pending_days,  # type: ignore[arg-type]  # form.ok: parsed
+                expiry_days=expiry_days,  # type: ignore[arg-type]  # form.ok: parsed
+                expiry_mode=expiry_mode,  # type: ignore[arg-type]  # form.ok: parsed
+                negative_policy=negative_policy,  # type: ignore[arg-type]  # form.ok: parsed
             ),
             ranks=RankRules(
                 tiers=tuple(tiers),
-                basis=basis,  # type: ignore[arg-type]
-                window=window,  # type: ignore[arg-type]
-                cycle_start_month=cycle,  # type: ignore[arg-type]
-                downgrade_timing=timing,  # type: ignore[arg-type]
-                downgrade_step=step,  # type: ignore[arg-type]
+                basis=basis,  # type: ignore[arg-type]  # form.ok: parsed
+                window=window,  # type: ignore[arg-type]  # form.ok: parsed
+                cycle_start_month=cycle,  # type: ignore[arg-type]  # form.ok: parsed
+                downgrade_timing=timing,  # type: ignore[arg-type]  # form.ok: parsed
+                downgrade_step=step,  # type: ignore[arg-type]  # form.ok: parsed
             ),
             channels=base.channels,
         ).validate()

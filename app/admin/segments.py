@@ -8,10 +8,12 @@ from sqlalchemy import select
 from app.admin import bp
 from app.admin.forms import Form, done, invalid, refused
 from app.extensions import db
-from app.i18n import t
+from app.i18n import current_locale, t
 from app.install.embedded import embedded_page, session_fetch
+from app.members import mirror
 from app.models.dashboard import DashboardSummary
-from app.models.sync_state import ShopSegment
+from app.models.sync_state import SegmentStatus, ShopSegment
+from app.shops.namespace import learn as learn_namespace
 from app.shops.rules import load_rules
 
 CUSTOM_KEYS = (
@@ -38,6 +40,18 @@ def _shopify():
     return AdminClient(g.shop, session=db.session), CostPacer.for_plan(g.shop.plan)
 
 
+def _shopify_unavailable():
+    db.session.rollback()
+    return refused(t("segments.shopify_unavailable"), 502)
+
+
+def _created_or_refused(row: ShopSegment):
+    """The answer once Shopify was asked to create a segment: created, or the reason it was not."""
+    if row.status != SegmentStatus.CREATED:
+        return refused(t("segments.refused", reason=row.error or row.status), 422)
+    return done(t("segments.created", name=row.name), reload=True)
+
+
 @bp.get("/segments")
 @embedded_page
 def segments():
@@ -59,11 +73,13 @@ def segments():
         shop=shop,
         rows=rows,
         # The summary's counts when it covers every segment (large shops); else counted now.
-        counts=summary.data["segments"] if counted else app_counts(db.session, shop),
-        counted_at=summary.computed_at if counted else None,
+        counts=summary.data["segments"] if summary and counted else app_counts(db.session, shop),
+        counted_at=summary.computed_at if summary and counted else None,
         templates=templates,
         keys=CUSTOM_KEYS,
         ops=CUSTOM_OPS,
+        mirror_on=mirror.is_on(shop),
+        mirror_keys=sorted(mirror.DEFINITIONS),
     )
 
 
@@ -76,12 +92,15 @@ def create_from_template():
     from app.sync.segments import _existing_by_name, ensure_segment, fetch_filter_names
 
     shop = g.shop
-    templates = {d.handle: d for d in standard_definitions(load_rules(shop).ranks)}
+    templates = {d.handle: d for d in standard_definitions(load_rules(shop).ranks, current_locale())}
     form = Form(request.form)
     handle = form.choice("handle", list(templates))
-    if not form.ok:
+    if not form.ok or handle is None:
         return invalid(form)
     client, pacer = _shopify()
+    namespace = learn_namespace(db.session, shop, client, pacer)  # None: Shopify could not say just now
+    if namespace is None:
+        return refused(t("segments.shopify_unavailable"), 502)
     try:
         row = ensure_segment(
             db.session,
@@ -89,15 +108,12 @@ def create_from_template():
             client,
             pacer,
             templates[handle],
-            fetch_filter_names(client, pacer),
+            fetch_filter_names(client, pacer, namespace),
             _existing_by_name(client, pacer),
         )
     except ShopifyError:
-        db.session.rollback()
-        return refused(t("segments.shopify_unavailable"), 502)
-    if row.status != "created":
-        return refused(t("segments.refused", reason=row.error or row.status), 422)
-    return done(t("segments.created", name=row.name), reload=True)
+        return _shopify_unavailable()
+    return _created_or_refused(row)
 
 
 @bp.post("/segments/custom")
@@ -127,7 +143,7 @@ def create_custom():
             conditions.append(
                 {"key": key, "op": op, "value": (value == "true") if kind == "boolean" else value}
             )
-    if not form.ok:
+    if not form.ok or name is None:
         return invalid(form)
     client, pacer = _shopify()
     try:
@@ -137,11 +153,20 @@ def create_custom():
         form.error("value1", "segments.invalid_condition", detail=str(exc))
         return invalid(form)
     except ShopifyError:
-        db.session.rollback()
-        return refused(t("segments.shopify_unavailable"), 502)
-    if row.status != "created":
-        return refused(t("segments.refused", reason=row.error or row.status), 422)
-    return done(t("segments.created", name=row.name), reload=True)
+        return _shopify_unavailable()
+    return _created_or_refused(row)
+
+
+@bp.post("/segments/mirror")
+@session_fetch
+def metafield_mirror():
+    """The opt-in copy of the scalar member fields into the merchant-owned `tsunagu` namespace."""
+    form = Form(request.form)
+    choice = form.choice("mirror", ("on", "off"))
+    if not form.ok:
+        return invalid(form)
+    mirror.switch(db.session, g.shop, choice == "on")
+    return done(t(f"segments.mirror_saved_{choice}"), reload=True)
 
 
 @bp.post("/segments/recount")

@@ -10,7 +10,7 @@ from app.dashboard import health as dashboard_health
 from app.extensions import db
 from app.i18n import t
 from app.install.embedded import embedded_page, session_fetch
-from app.models.inbox import InboxEvent
+from app.models.inbox import InboxEvent, InboxStatus
 
 
 @bp.get("/sync")
@@ -37,7 +37,7 @@ def retry_dead_letter(row_id: int):
     row = db.session.get(InboxEvent, row_id)
     if row is None or row.shop_id != g.shop.id:
         abort(404)
-    if row.status != "dead":
+    if row.status != InboxStatus.DEAD:
         return refused(t("sync.not_dead"))
     try:
         replay(db.session, row.id)

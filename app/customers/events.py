@@ -16,7 +16,7 @@ from app.members.identity import (
     remember_contact,
 )
 from app.members.records import active_member, by_shopify_id, create_member, lock_member, touch
-from app.models.member import Member
+from app.models.member import Member, MemberStatus
 from app.models.shop import Shop
 from app.models.types import utcnow
 
@@ -30,10 +30,10 @@ def apply_customer(
         return None
     row = by_shopify_id(session, shop, event.shopify_customer_id)
     if event.kind == "delete":
-        if row is not None and row.status == "active":
+        if row is not None and row.status == MemberStatus.ACTIVE:
             row = lock_member(session, row.id)
             # History stays (no personal data in it) until a customers/redact asks for erasure.
-            row.status = "deleted"
+            row.status = MemberStatus.DELETED
             touch(row, now)
         return None
     if row is not None:
@@ -71,9 +71,9 @@ def apply_merge(
         if row is None:
             # Not a member yet: a forwarding row, so a late order of that customer credits the survivor.
             row = create_member(session, shop, str(merged_id))
-            row.status, row.merged_into_id = "merged", survivor.id
+            row.status, row.merged_into_id = MemberStatus.MERGED, survivor.id
             continue
-        if row.status != "active":
+        if row.status != MemberStatus.ACTIVE:
             continue  # merged already (a re-delivery)
         merge_members(
             session, shop, survivor.id, row.id, key=f"shopify:{merged_id}>{event.surviving_id}", now=now

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.members.records import lock_member, touch
 from app.models.ledger import PointHold, PointLot
-from app.models.member import ExternalLink, IdentityReview, Member
+from app.models.member import ExternalLink, IdentityReview, Member, MemberStatus, ReviewStatus
 from app.models.purchase import Purchase
 from app.models.shop import Shop
 from app.models.types import utcnow
@@ -29,43 +29,23 @@ def merge_members(
     first, second = sorted((survivor_id, merged_id))
     locked = {first: lock_member(session, first), second: lock_member(session, second)}
     survivor, merged = locked[survivor_id], locked[merged_id]
-    if merged.status != "active" or survivor.status != "active" or survivor.shop_id != shop.id:
+    if (
+        merged.status != MemberStatus.ACTIVE
+        or survivor.status != MemberStatus.ACTIVE
+        or survivor.shop_id != shop.id
+    ):
         return False
-    legs: list[ledger.Leg] = []
-    for account in ("pending", "available", "held"):
-        points = getattr(merged, f"points_{account}")
-        if points:
-            legs += [(account, merged.id, -points), (account, survivor.id, points)]
-    ledger.post(
-        session,
-        shop.id,
-        survivor,
-        source="merge",
-        source_id=key,
-        kind="merge",
-        legs=legs,
-        effective_at=now,
-        reason=f"member {merged.member_number} merged into {survivor.member_number}",
-    )
-    survivor.points_debt += merged.points_debt
-    merged.points_debt = 0
-    survivor.points_flag = survivor.points_flag or merged.points_flag
+    _move_points(session, shop, survivor, merged, key, now)
     moved = list(session.scalars(select(Purchase).where(Purchase.member_id == merged.id)))
     for model in (Purchase, PointLot, PointHold, ExternalLink):
         session.execute(update(model).where(model.member_id == merged.id).values(member_id=survivor.id))
     session.execute(
         update(IdentityReview)
-        .where(IdentityReview.member_id == merged.id, IdentityReview.status == "open")
-        .values(status="linked", resolved_member_id=survivor.id, resolved_at=now)
+        .where(IdentityReview.member_id == merged.id, IdentityReview.status == ReviewStatus.OPEN)
+        .values(status=ReviewStatus.LINKED, resolved_member_id=survivor.id, resolved_at=now)
     )
-    survivor.phone_hash = survivor.phone_hash or merged.phone_hash
-    survivor.email_hash = survivor.email_hash or merged.email_hash
-    survivor.line_linked = survivor.line_linked or merged.line_linked
-    if merged.rank_floor and not survivor.rank_floor:
-        survivor.rank_floor = merged.rank_floor
-        survivor.rank_floor_starts_at = merged.rank_floor_starts_at
-        survivor.rank_floor_expires_at = merged.rank_floor_expires_at
-    merged.status, merged.merged_into_id = "merged", survivor.id
+    _keep_identity(survivor, merged)
+    merged.status, merged.merged_into_id = MemberStatus.MERGED, survivor.id
     touch(merged, now)
     session.flush()
     ledger.repay_debt(survivor, ledger.member_lots(session, survivor))
@@ -85,24 +65,65 @@ def merge_members(
     return True
 
 
+def _move_points(
+    session: Session, shop: Shop, survivor: Member, merged: Member, key: str, now: datetime
+) -> None:
+    """One `merge` transaction moves every balance of `merged` to `survivor`; debt and flags go along."""
+    legs: list[ledger.Leg] = []
+    for account in ("pending", "available", "held"):
+        points = getattr(merged, f"points_{account}")
+        if points:
+            legs += [(account, merged.id, -points), (account, survivor.id, points)]
+    ledger.post(
+        session,
+        shop.id,
+        survivor,
+        source="merge",
+        source_id=key,
+        kind="merge",
+        legs=legs,
+        effective_at=now,
+        reason=f"member {merged.member_number} merged into {survivor.member_number}",
+    )
+    survivor.points_debt += merged.points_debt
+    merged.points_debt = 0
+    survivor.points_flag = survivor.points_flag or merged.points_flag
+
+
+def _keep_identity(survivor: Member, merged: Member) -> None:
+    """The merged member's hashes, LINE link and staff-set rank floor, where the survivor has none."""
+    survivor.phone_hash = survivor.phone_hash or merged.phone_hash
+    survivor.email_hash = survivor.email_hash or merged.email_hash
+    survivor.line_linked = survivor.line_linked or merged.line_linked
+    if merged.rank_floor and not survivor.rank_floor:
+        survivor.rank_floor = merged.rank_floor
+        survivor.rank_floor_starts_at = merged.rank_floor_starts_at
+        survivor.rank_floor_expires_at = merged.rank_floor_expires_at
+
+
 def accept_review(
     session: Session, shop: Shop, review_id: int, member_id: int, now: datetime | None = None
 ) -> bool:
     """Staff confirm the store member of a review is `member_id`: merge it into that member."""
     now = now or utcnow()
     review = session.get(IdentityReview, review_id)
-    if review is None or review.shop_id != shop.id or review.status != "open" or review.member_id is None:
+    if (
+        review is None
+        or review.shop_id != shop.id
+        or review.status != ReviewStatus.OPEN
+        or review.member_id is None
+    ):
         return False
     if member_id not in review.candidate_ids:
         raise ValueError("the chosen member is not one of the review's candidates")
     store_member = session.get(Member, review.member_id)
     candidate = session.get(Member, member_id)
-    if store_member is None or candidate is None or candidate.status != "active":
+    if store_member is None or candidate is None or candidate.status != MemberStatus.ACTIVE:
         raise ValueError("that member no longer exists (merged, deleted or redacted)")
     # The Shopify-backed member survives, so its customer id and metafields stay where Shopify has them.
     survivor, merged = (
         (candidate, store_member) if candidate.shopify_customer_id else (store_member, candidate)
     )
     merge_members(session, shop, survivor.id, merged.id, key=f"review:{review.id}", now=now)
-    review.status, review.resolved_member_id, review.resolved_at = "linked", survivor.id, now
+    review.status, review.resolved_member_id, review.resolved_at = ReviewStatus.LINKED, survivor.id, now
     return True

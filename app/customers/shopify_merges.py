@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from app.models.member import Member
 from app.models.shop import Shop
 from app.shopify.client import AdminClient
+from app.shopify.ids import customer_gid
 
 
 class NotShopifyCustomers(ValueError):
@@ -27,10 +28,6 @@ class MergeRequested:
     kept_customer_gid: str
     job_gid: str | None
     job_done: bool
-
-
-def customer_gid(customer_id: str) -> str:
-    return f"gid://shopify/Customer/{customer_id}"
 
 
 def request_customer_merge(shop: Shop, keep: Member, fold: Member) -> MergeRequested:

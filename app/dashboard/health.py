@@ -13,15 +13,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models.inbox import InboxEvent
-from app.models.member import Member
+from app.jobs import task_backoff
+from app.jobs.task_backoff import TaskFailure
+from app.models.inbox import InboxEvent, InboxStatus
+from app.models.member import Member, MemberStatus
 from app.models.shop import Shop
-from app.models.shop_jobs import BackfillJob
+from app.models.shop_jobs import BackfillJob, BackfillStatus
 from app.models.sync_state import MemberSyncState, ShopSyncStatus
 from app.models.types import utcnow
 from app.sync.freshness import latency_summary
 
-BACKLOG_STATES = ("pending", "processing")
+BACKLOG_STATES = (InboxStatus.PENDING, InboxStatus.PROCESSING)
 DEAD_LETTER_PAGE = 50
 STALE_RECONCILIATION = timedelta(hours=2)
 
@@ -43,6 +45,8 @@ class SyncHealth:
     last_reconciled_at: datetime | None
     webhooks_checked_at: datetime | None
     webhooks_missing: tuple[str, ...]
+    # Syncer tasks whose last runs failed for this shop, waiting out their backoff (app/jobs/task_backoff.py).
+    task_failures: tuple[TaskFailure, ...] = ()
 
     @property
     def api_used_share(self) -> float | None:
@@ -56,7 +60,7 @@ class SyncHealth:
         if self.dead or self.webhooks_missing:
             return "critical"
         stale = self.last_reconciled_at is not None and now - self.last_reconciled_at > STALE_RECONCILIATION
-        if self.backlog > 1000 or stale or (self.freshness_p95_ms or 0) > 60_000:
+        if self.backlog > 1000 or stale or (self.freshness_p95_ms or 0) > 60_000 or self.task_failures:
             return "warning"
         return "ok"
 
@@ -74,7 +78,7 @@ def sync_health(
             InboxEvent.status.in_(BACKLOG_STATES), own
         )
     ).one()
-    dead = session.scalar(select(func.count()).where(InboxEvent.status == "dead", own))
+    dead = session.scalar(select(func.count()).where(InboxEvent.status == InboxStatus.DEAD, own))
     fresh = freshness or latency_summary(session, shop.id, since=now - timedelta(hours=24))
     status = session.get(ShopSyncStatus, shop.id)
     return SyncHealth(
@@ -91,6 +95,7 @@ def sync_health(
         last_reconciled_at=status.last_reconciled_at if status else None,
         webhooks_checked_at=status.webhooks_checked_at if status else None,
         webhooks_missing=tuple(status.webhooks_missing or ()) if status else (),
+        task_failures=tuple(sorted(task_backoff.failures(session, shop.id).values(), key=lambda f: f.task)),
     )
 
 
@@ -99,7 +104,9 @@ def dead_letters(session: Session, shop: Shop, limit: int = DEAD_LETTER_PAGE) ->
     return list(
         session.scalars(
             select(InboxEvent)
-            .where((InboxEvent.shop_id + 0) == shop.id, InboxEvent.status == "dead")  # see sync_health
+            .where(
+                (InboxEvent.shop_id + 0) == shop.id, InboxEvent.status == InboxStatus.DEAD
+            )  # see sync_health
             .order_by(InboxEvent.received_at.desc(), InboxEvent.id.desc())
             .limit(limit)
         )
@@ -115,7 +122,7 @@ def unsynced_members(session: Session, shop: Shop) -> int:
             .outerjoin(MemberSyncState, MemberSyncState.member_id == Member.id)
             .where(
                 Member.shop_id == shop.id,
-                Member.status == "active",
+                Member.status == MemberStatus.ACTIVE,
                 Member.shopify_customer_id.is_not(None),
                 func.coalesce(MemberSyncState.confirmed_version, 0) < Member.sync_version,
             )
@@ -144,7 +151,7 @@ class BackfillProgress:
     def share(self) -> float | None:
         """Done / total in 0..1 (None while the total is unknown)."""
         if not self.total:
-            return 1.0 if self.status == "done" else None
+            return 1.0 if self.status == BackfillStatus.DONE else None
         return min(1.0, self.done / self.total)
 
     def as_json(self) -> dict[str, object]:
@@ -158,7 +165,8 @@ class BackfillProgress:
             "share": self.share,
             "rate_per_s": self.rate_per_s,
             "eta_seconds": self.eta_seconds,
-            "finished": self.finished_at is not None or self.status in ("done", "failed"),
+            "finished": self.finished_at is not None
+            or self.status in (BackfillStatus.DONE, BackfillStatus.FAILED),
         }
 
 
@@ -179,7 +187,12 @@ def _progress(job: BackfillJob, now: datetime) -> BackfillProgress:
     elapsed = (end - job.started_at).total_seconds()
     rate = job.done / elapsed if elapsed > 0 and job.done else None
     eta = None
-    if rate and job.total and job.finished_at is None and job.status not in ("done", "failed"):
+    if (
+        rate
+        and job.total
+        and job.finished_at is None
+        and job.status not in (BackfillStatus.DONE, BackfillStatus.FAILED)
+    ):
         eta = int(max(job.total - job.done, 0) / rate)
     return BackfillProgress(
         job_id=job.id,

@@ -15,7 +15,7 @@ from app.domain.projection import MetafieldValue
 from app.members.projection import project
 from app.members.records import member_facts
 from app.models.ledger import LedgerPosting, LedgerTransaction
-from app.models.member import IdentityReview, Member
+from app.models.member import IdentityReview, Member, MemberStatus, ReviewStatus
 from app.models.purchase import Purchase, PurchaseRefund
 from app.models.rank import RankSnapshot
 from app.models.redemption import Redemption
@@ -72,7 +72,7 @@ def detail(session: Session, shop: Shop, member: Member, now: datetime | None = 
     reviews = list(
         session.scalars(
             select(IdentityReview)
-            .where(IdentityReview.shop_id == shop.id, IdentityReview.status == "open")
+            .where(IdentityReview.shop_id == shop.id, IdentityReview.status == ReviewStatus.OPEN)
             .where(or_(IdentityReview.member_id == member.id, IdentityReview.candidate_ids.is_not(None)))
             .order_by(IdentityReview.created_at.desc())
         )
@@ -121,7 +121,7 @@ def duplicates(session: Session, shop: Shop, member: Member) -> list[Member]:
     return list(
         session.scalars(
             select(Member)
-            .where(Member.shop_id == shop.id, Member.status == "active", Member.id != member.id)
+            .where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE, Member.id != member.id)
             .where(or_(*conditions))
             .limit(10)
         )
@@ -161,7 +161,7 @@ def timeline(
                 PurchaseRefund.shop_id == shop.id, PurchaseRefund.purchase_id.in_(by_id)
             )
         ):
-            p = by_id[r.purchase_id]  # type: ignore[index]
+            p = by_id[r.purchase_id]  # type: ignore[index]  # selected by purchase id: set
             entries.append(
                 TimelineEntry(
                     at=r.processed_at,

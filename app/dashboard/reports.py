@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.models.dashboard import MonthEndClose
 from app.models.ledger import LedgerPosting, LedgerTransaction
 from app.models.rank import RankSnapshot
-from app.models.shop import Shop
+from app.models.shop import Shop, ShopStatus
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,8 @@ def points_report(session: Session, shop: Shop, period: date, now: datetime | No
         bucket = per_day.setdefault(day, dict.fromkeys(COLUMNS, 0))
         column, sign = KIND_COLUMN.get(kind, ("other", 1))
         bucket[column] += sign * points
-    days, running = [], opening
+    days: list[dict[str, Any]] = []
+    running = opening
     day = start.date()
     last = (stop - timedelta(microseconds=1)).astimezone(zone).date()
     while day <= last:
@@ -202,7 +203,9 @@ def close_due_months(session: Session, now: datetime | None = None) -> int:
     """Worker job: close every installed shop's previous month once it is over; commits per shop."""
     now = now or utcnow()
     closed = 0
-    for shop in session.scalars(select(Shop).where(Shop.status == "installed").order_by(Shop.id)).all():
+    for shop in session.scalars(
+        select(Shop).where(Shop.status == ShopStatus.INSTALLED).order_by(Shop.id)
+    ).all():
         period = due_period(shop, now)
         exists = session.scalar(
             select(MonthEndClose.id).where(

@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from app.dashboard.health import SyncHealth, sync_health
 from app.models.dashboard import DashboardSummary
-from app.models.member import Member
+from app.models.member import Member, MemberStatus
 from app.models.purchase import Purchase, PurchaseRefund
-from app.models.shop import Shop
+from app.models.shop import Shop, ShopStatus
 from app.models.types import utcnow
 from app.shops.rules import load_rules
 from app.sync.freshness import latency_summary
@@ -129,7 +129,7 @@ def _member_counts(session: Session, shop: Shop) -> dict[str, Any]:
             func.coalesce(func.sum(Member.points_pending), 0),
             func.coalesce(func.sum(Member.points_held), 0),
         )
-        .where(Member.shop_id == shop.id, Member.status == "active")
+        .where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
         .group_by(Member.rank)
     ).all()
     return {
@@ -166,7 +166,7 @@ def refresh_stale_summaries(
     stale = session.scalars(
         select(Shop)
         .outerjoin(DashboardSummary, DashboardSummary.shop_id == Shop.id)
-        .where(Shop.status == "installed")
+        .where(Shop.status == ShopStatus.INSTALLED)
         .where(or_(DashboardSummary.computed_at.is_(None), DashboardSummary.computed_at < now - max_age))
         .order_by(Shop.id)
     ).all()
@@ -200,17 +200,45 @@ def month_expr(column, dialect: str, tz: str, now: datetime):
     """
     if dialect == "postgresql":
         return func.to_char(func.timezone(tz, column), "YYYY-MM")
-    offset = int(now.astimezone(ZoneInfo(tz)).utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+    local = now.astimezone(ZoneInfo(tz))
+    offset = int(local.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]  # aware: has an offset
     return func.strftime("%Y-%m", column, f"{offset:+d} minutes")
 
 
 def compute_summary(session: Session, shop: Shop, now: datetime) -> dict[str, Any]:
     """LTV and 12-month spend by rank, member counts and spend by channel mix, spend per month and channel."""
-    dialect = session.get_bind().dialect.name
     months = month_keys(now, shop.timezone)
-    window_start = _month_start(months[0], shop.timezone)
-    year_ago = now - timedelta(days=365)
+    per_purchase = _net_purchases(shop, now)
+    per_member = _member_totals(per_purchase, year_ago=now - timedelta(days=365))
+    by_rank = _totals_by_rank(session, shop, per_member)
+    by_mix = _totals_by_mix(session, shop, per_member)
+    return {
+        "v": 2,
+        "members": _member_counts(session, shop),
+        "segments": _segment_counts(session, shop, now),
+        "freshness": latency_summary(session, shop.id, since=now - timedelta(hours=24)),
+        "months": months,
+        "ranks": [
+            {
+                "rank": rank,
+                "members": int(count),
+                "ltv": str(_avg(lifetime, count)),
+                "spend_12m": str(_cents(spend)),
+            }
+            for rank, count, lifetime, spend in by_rank
+        ],
+        "mix_counts": {m: int(c) for m, c, _ in by_mix},
+        "spend_by_mix": {m: str(_cents(s)) for m, _, s in by_mix},
+        "spend_by_channel": _monthly_spend_by_channel(session, shop, per_purchase, months, now),
+    }
 
+
+def _cents(amount: Any) -> Decimal:
+    return Decimal(str(amount)).quantize(Decimal("0.01"))
+
+
+def _net_purchases(shop: Shop, now: datetime) -> Any:
+    """A CTE of the shop's purchases so far: member, time, channel and net amount (refunds off, never < 0)."""
     refunds = (
         select(PurchaseRefund.purchase_id.label("pid"), func.sum(PurchaseRefund.amount).label("refunded"))
         .where(PurchaseRefund.shop_id == shop.id, PurchaseRefund.purchase_id.is_not(None))
@@ -223,7 +251,7 @@ def compute_summary(session: Session, shop: Shop, now: datetime) -> dict[str, An
         (gross_less > 0, gross_less),
         else_=literal(0),
     ).label("net")
-    per_purchase = (
+    return (
         select(
             Purchase.member_id.label("member_id"),
             Purchase.processed_at.label("at"),
@@ -234,9 +262,13 @@ def compute_summary(session: Session, shop: Shop, now: datetime) -> dict[str, An
         .where(Purchase.shop_id == shop.id, Purchase.processed_at <= now)
         .cte("pp")
     )
+
+
+def _member_totals(per_purchase: Any, year_ago: datetime) -> Any:
+    """A CTE per member: lifetime and 12-month net spend, and whether they bought in store and online."""
     store_hit = case((and_(per_purchase.c.channel.in_(STORE), per_purchase.c.net > 0), 1), else_=0)
     online_hit = case((and_(per_purchase.c.channel.in_(ONLINE), per_purchase.c.net > 0), 1), else_=0)
-    per_member = (
+    return (
         select(
             per_purchase.c.member_id.label("member_id"),
             func.sum(per_purchase.c.net).label("lifetime"),
@@ -247,6 +279,28 @@ def compute_summary(session: Session, shop: Shop, now: datetime) -> dict[str, An
         .group_by(per_purchase.c.member_id)
         .cte("pm")
     )
+
+
+def _totals_by_rank(session: Session, shop: Shop, per_member: Any) -> list[Any]:
+    """(rank, active members, their lifetime spend, their 12-month spend) per rank."""
+    return list(
+        session.execute(
+            select(
+                Member.rank,
+                func.count(),
+                func.coalesce(func.sum(per_member.c.lifetime), 0),
+                func.coalesce(func.sum(per_member.c.spend_12m), 0),
+            )
+            .select_from(Member)
+            .outerjoin(per_member, per_member.c.member_id == Member.id)
+            .where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
+            .group_by(Member.rank)
+        ).all()
+    )
+
+
+def _totals_by_mix(session: Session, shop: Shop, per_member: Any) -> list[Any]:
+    """(channel mix, active members, their 12-month spend) per mix; members who never bought are `none`."""
     mix = case(
         (and_(per_member.c.store == 1, per_member.c.online == 1), literal("omni")),
         (per_member.c.store == 1, literal("store_only")),
@@ -254,63 +308,38 @@ def compute_summary(session: Session, shop: Shop, now: datetime) -> dict[str, An
         else_=literal("none"),
     )
     member_mix = case((per_member.c.member_id.is_(None), literal("none")), else_=mix)
-    active = and_(Member.shop_id == shop.id, Member.status == "active")
+    return list(
+        session.execute(
+            select(member_mix.label("mix"), func.count(), func.coalesce(func.sum(per_member.c.spend_12m), 0))
+            .select_from(Member)
+            .outerjoin(per_member, per_member.c.member_id == Member.id)
+            .where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
+            .group_by(member_mix)
+        ).all()
+    )
 
-    by_rank = session.execute(
-        select(
-            Member.rank,
-            func.count(),
-            func.coalesce(func.sum(per_member.c.lifetime), 0),
-            func.coalesce(func.sum(per_member.c.spend_12m), 0),
-        )
-        .select_from(Member)
-        .outerjoin(per_member, per_member.c.member_id == Member.id)
-        .where(active)
-        .group_by(Member.rank)
-    ).all()
-    by_mix = session.execute(
-        select(member_mix.label("mix"), func.count(), func.coalesce(func.sum(per_member.c.spend_12m), 0))
-        .select_from(Member)
-        .outerjoin(per_member, per_member.c.member_id == Member.id)
-        .where(active)
-        .group_by(member_mix)
-    ).all()
+
+def _monthly_spend_by_channel(
+    session: Session, shop: Shop, per_purchase: Any, months: list[str], now: datetime
+) -> dict[str, list[str]]:
+    """Net spend per channel group (online, store, other) for each of `months`, as decimal strings."""
     group = case(
         (per_purchase.c.channel.in_(ONLINE), literal("online")),
         (per_purchase.c.channel.in_(STORE), literal("store")),
         else_=literal("other"),
     )
-    month = month_expr(per_purchase.c.at, dialect, shop.timezone, now)
-    monthly = session.execute(
+    month = month_expr(per_purchase.c.at, session.get_bind().dialect.name, shop.timezone, now)
+    monthly: list[Any] = session.execute(
         select(month.label("m"), group.label("g"), func.sum(cast(per_purchase.c.net, Float)))
-        .where(per_purchase.c.at >= window_start)
+        .where(per_purchase.c.at >= _month_start(months[0], shop.timezone))
         .group_by(month, group)
-    ).all()
-
-    spend_by_channel = {g: [Decimal("0")] * len(months) for g in CHANNEL_GROUPS}
+    ).all()  # type: ignore[assignment]  # rows of (month, group, total)
+    spend = {g: [Decimal("0")] * len(months) for g in CHANNEL_GROUPS}
     index = {m: i for i, m in enumerate(months)}
     for m, g, total in monthly:
         if m in index:
-            spend_by_channel[g][index[m]] += Decimal(str(round(total or 0, 2)))
-    return {
-        "v": 2,
-        "members": _member_counts(session, shop),
-        "segments": _segment_counts(session, shop, now),
-        "freshness": latency_summary(session, shop.id, since=now - timedelta(hours=24)),
-        "months": months,
-        "ranks": [
-            {
-                "rank": rank,
-                "members": int(count),
-                "ltv": str(_avg(lifetime, count)),
-                "spend_12m": str(Decimal(str(spend)).quantize(Decimal("0.01"))),
-            }
-            for rank, count, lifetime, spend in by_rank
-        ],
-        "mix_counts": {m: int(c) for m, c, _ in by_mix},
-        "spend_by_mix": {m: str(Decimal(str(s)).quantize(Decimal("0.01"))) for m, _, s in by_mix},
-        "spend_by_channel": {g: [str(v) for v in values] for g, values in spend_by_channel.items()},
-    }
+            spend[g][index[m]] += Decimal(str(round(total or 0, 2)))
+    return {g: [str(v) for v in values] for g, values in spend.items()}
 
 
 def _segment_counts(session: Session, shop: Shop, now: datetime) -> dict[str, int]:

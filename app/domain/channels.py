@@ -37,7 +37,7 @@ def classify(event: PurchaseEvent, rules: ChannelRules) -> ChannelInfo:
     # A merchant's explicit app mapping wins: some apps create orders that look like web orders.
     if event.app_id and event.app_id in rules.app_channels:
         channel = rules.app_channels[event.app_id]
-        return _with_location(channel, event)  # type: ignore[arg-type]
+        return _with_location(channel, event)  # type: ignore[arg-type]  # validated: settings.py checks it
     # Shopify POS: source_name "pos" is widely observed but not documented; a location_id is the other tell.
     if source_name in rules.pos_source_names or (event.location_id and not source_name):
         return _with_location("pos", event)
@@ -46,7 +46,7 @@ def classify(event: PurchaseEvent, rules: ChannelRules) -> ChannelInfo:
     if event.location_id:
         return _with_location("pos", event)
     if source_name and source_name in rules.app_channels:
-        return ChannelInfo(rules.app_channels[source_name])  # type: ignore[arg-type]
+        return ChannelInfo(rules.app_channels[source_name])  # type: ignore[arg-type]  # validated in settings
     # Other sales channels (an app's numeric source_name) are online unless the merchant says otherwise.
     if source_name.isdigit() or event.app_id:
         return ChannelInfo("app")

@@ -160,7 +160,7 @@ def purchase_history_json(facts: Sequence[PurchaseFact], currency: str, tz: str)
             }
     recent = [
         {
-            "date": local_date(f.processed_at, tz).isoformat(),  # type: ignore[union-attr]
+            "date": local_date(f.processed_at, tz).isoformat(),  # type: ignore[union-attr]  # facts have a time
             "channel": f.channel,
             "store": (f.location_name or "")[:STORE_NAME_LIMIT] or None,
             "amount": _money(f.gross),

@@ -21,7 +21,7 @@ from app.shopify.errors import ShopifyAuthError, ShopifyUnavailable
 from app.shopify.sdk import request_input, shopify_app
 from app.shopify.session_token import InvalidSessionToken, shop_from_claims
 from app.shopify.tokens import existing_shop
-from app.shops.installs import exchange_id_token
+from app.shops.installs import exchange_id_token, remember_locale
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ def embedded_page(view: F) -> F:
         refused = _authenticate(fetch=False)
         return refused if refused is not None else view(*args, **kwargs)
 
-    wrapper.tsunagu_auth = "embedded_page"  # type: ignore[attr-defined]  (checked by the route-isolation test)
-    return wrapper  # type: ignore[return-value]
+    wrapper.tsunagu_auth = "embedded_page"  # type: ignore[attr-defined]  # read by the route-isolation test
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps the view's signature
 
 
 def session_fetch(view: F) -> F:
@@ -50,8 +50,8 @@ def session_fetch(view: F) -> F:
         refused = _authenticate(fetch=True)
         return refused if refused is not None else view(*args, **kwargs)
 
-    wrapper.tsunagu_auth = "session_fetch"  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
+    wrapper.tsunagu_auth = "session_fetch"  # type: ignore[attr-defined]  # read by the route-isolation test
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps the view's signature
 
 
 def _authenticate(*, fetch: bool) -> Response | None:
@@ -80,6 +80,8 @@ def _authenticate(*, fetch: bool) -> Response | None:
         return _from_res(result.invalid_token_response)  # page: back to App Bridge for a fresh id_token
     except ShopifyUnavailable:
         return _plain(503, "Shopify could not be reached. Please reload in a moment.")
+    if not fetch:
+        remember_locale(db.session, shop, request.args.get("locale"))
     g.shop = shop
     g.session_token = result.id_token.claims
     g.frame_shop = domain  # app/security.py: CSP frame-ancestors for this verified shop

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -55,29 +57,39 @@ def verify_timestamp(params: Mapping[str, str], now: datetime | None = None) -> 
         raise OAuthRejected("stale timestamp")
 
 
-def new_state(session: Session, shop_domain: str) -> str:
-    """A fresh state nonce bound to the shop; old unused nonces are swept at the same time."""
-    session.execute(delete(OAuthState).where(OAuthState.created_at < utcnow() - STATE_TTL))
-    nonce = secrets.token_urlsafe(32)
-    session.add(OAuthState(nonce=nonce, shop_domain=shop_domain))
-    session.flush()
-    return nonce
+def _state_signature(secret: str, shop_domain: str, nonce: str, issued: str) -> str:
+    mac = hmac.new(secret.encode(), f"oauth-state|{shop_domain}|{nonce}|{issued}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:16]).decode().rstrip("=")
 
 
-def consume_state(session: Session, nonce: str, shop_domain: str) -> None:
-    """Mark the nonce used, exactly once: a conditional UPDATE, so two racing callbacks cannot both pass."""
-    if not nonce or len(nonce) > 64:
+def new_state(shop_domain: str, secret: str, now: datetime | None = None) -> str:
+    """A fresh state bound to the shop and signed with the app's secret key; nothing is written.
+
+    `GET /auth` is reachable by anyone: it must not cost a database row. The state carries its own proof
+    (nonce, issue time, HMAC) and is spent — recorded once — only by a callback whose query HMAC verified.
+    """
+    nonce = secrets.token_urlsafe(18)
+    issued = str(int((now or utcnow()).timestamp()))
+    return f"{nonce}.{issued}.{_state_signature(secret, shop_domain, nonce, issued)}"
+
+
+def consume_state(session: Session, state: str, shop_domain: str, secret: str) -> None:
+    """Check the state's signature and age, then spend it exactly once (a unique row per state)."""
+    if not state or len(state) > 64 or state.count(".") != 2:
         raise OAuthRejected("missing state")
-    used = session.execute(
-        update(OAuthState)
-        .where(
-            OAuthState.nonce == nonce,
-            OAuthState.shop_domain == shop_domain,
-            OAuthState.used_at.is_(None),
-            OAuthState.created_at >= utcnow() - STATE_TTL,
-        )
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if used != 1:
-        raise OAuthRejected("unknown, expired or already used state")
+    nonce, issued, signature = state.split(".")
+    if not same(_state_signature(secret, shop_domain, nonce, issued), signature):
+        raise OAuthRejected("unknown state or state issued for another shop")
+    try:
+        age = utcnow() - datetime.fromtimestamp(int(issued), UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise OAuthRejected("malformed state") from exc
+    if not timedelta(0) - TIMESTAMP_TOLERANCE <= age <= STATE_TTL:
+        raise OAuthRejected("expired state")
+    # Spent states older than the TTL can no longer verify: sweep them while we are here.
+    session.execute(delete(OAuthState).where(OAuthState.created_at < utcnow() - STATE_TTL))
+    try:
+        with session.begin_nested():  # two racing callbacks: the second INSERT hits the primary key
+            session.add(OAuthState(nonce=state, shop_domain=shop_domain, used_at=utcnow()))
+    except IntegrityError as exc:
+        raise OAuthRejected("state already used") from exc

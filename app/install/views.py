@@ -49,8 +49,8 @@ def start():
             verify_timestamp(request.args.to_dict())
         except OAuthRejected as exc:
             abort(400, str(exc))
-    nonce = new_state(db.session, shop)
-    db.session.commit()
+    # Nothing is written here: the state is signed, and spent only by a callback whose HMAC verified.
+    nonce = new_state(shop, config.secret_key)
     session[STATE_COOKIE_KEY] = nonce  # binds the grant to this browser (login CSRF)
     query = {
         "client_id": config.api_key,
@@ -77,7 +77,7 @@ def callback():
         expected = session.pop(STATE_COOKIE_KEY, "")
         if not expected or not same(expected, params.get("state", "")):
             raise OAuthRejected("state does not match this browser")
-        consume_state(db.session, params.get("state", ""), shop)
+        consume_state(db.session, params.get("state", ""), shop, config.secret_key)
         db.session.commit()  # the nonce is spent even if the code exchange below fails
     except OAuthRejected as exc:
         db.session.rollback()

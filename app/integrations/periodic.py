@@ -13,7 +13,7 @@ from app.integrations.line.schedule import schedule_from_purchases
 from app.integrations.line.sender import send_due
 from app.integrations.smaregi.reconcile import reconcile_all
 from app.models.integrations import LineConnection
-from app.models.shop import Shop
+from app.models.shop import Shop, ShopStatus
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,9 @@ def line_tick(now: datetime | None = None) -> Counter:
     """Queue thank-yous for new store purchases of every LINE-connected shop, then send what is due."""
     session = db.session
     shops = session.scalars(
-        select(Shop).join(LineConnection, LineConnection.shop_id == Shop.id).where(Shop.status == "installed")
+        select(Shop)
+        .join(LineConnection, LineConnection.shop_id == Shop.id)
+        .where(Shop.status == ShopStatus.INSTALLED)
     ).all()
     for shop in shops:
         schedule_from_purchases(session, shop, now)

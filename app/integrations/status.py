@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 from app.models.integrations import (
     LineConnection,
     LineMessage,
+    MessageStatus,
     SmaregiConnection,
     SmaregiCustomer,
     SmaregiStore,
     SmaregiTransaction,
+    StoreStatus,
 )
 from app.models.shop import Shop
 
@@ -45,7 +47,7 @@ def store_health(session: Session, shop: Shop, limit: int = 20) -> StoreHealth:
     )
     unmapped = session.scalars(
         select(SmaregiStore.store_id)
-        .where(SmaregiStore.shop_id == shop.id, SmaregiStore.status == "unmapped")
+        .where(SmaregiStore.shop_id == shop.id, SmaregiStore.status == StoreStatus.UNMAPPED)
         .order_by(SmaregiStore.store_id)
         .limit(limit)
     ).all()
@@ -65,8 +67,8 @@ def store_health(session: Session, shop: Shop, limit: int = 20) -> StoreHealth:
         select(LineMessage.id, LineMessage.last_error)
         .where(
             LineMessage.shop_id == shop.id,
-            (LineMessage.status == "failed")
-            | ((LineMessage.status == "scheduled") & LineMessage.last_error.is_not(None)),
+            (LineMessage.status == MessageStatus.FAILED)
+            | ((LineMessage.status == MessageStatus.SCHEDULED) & LineMessage.last_error.is_not(None)),
         )
         .order_by(LineMessage.id.desc())
         .limit(limit)

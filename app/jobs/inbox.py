@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,8 +12,10 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.models.inbox import DEAD, DONE, IGNORED, PENDING, PROCESSING, STATUSES, InboxEvent
-from app.models.types import utcnow
+from app.models.inbox import InboxEvent, InboxStatus
+from app.models.types import rows_affected, utcnow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,9 @@ class Delivery:
     triggered_at: datetime | None = None
     resource_id: str | None = None
     customer_id: str | None = None
-    status: str = PENDING  # IGNORED for topics we do not handle: kept for the record, never processed
+    status: str = (
+        InboxStatus.PENDING
+    )  # InboxStatus.IGNORED for topics we do not handle: kept for the record, never processed
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +70,7 @@ def record(session: Session, delivery: Delivery) -> bool:
         "received_at": utcnow(),
         "next_attempt_at": utcnow(),
         "attempts": 0,
-        "processed_at": utcnow() if delivery.status == IGNORED else None,
+        "processed_at": utcnow() if delivery.status == InboxStatus.IGNORED else None,
     }
     # ON CONFLICT DO NOTHING: a duplicate costs no exception, no savepoint and no second row.
     stmt = _insert_statement(session.get_bind().dialect.name)
@@ -89,8 +94,8 @@ def _insert_statement(dialect: str):
 def _due(now: datetime):
     """Rows a worker may take: pending and due, or processing under a lease that has run out."""
     return or_(
-        and_(InboxEvent.status == PENDING, InboxEvent.next_attempt_at <= now),
-        and_(InboxEvent.status == PROCESSING, InboxEvent.lease_expires_at < now),
+        and_(InboxEvent.status == InboxStatus.PENDING, InboxEvent.next_attempt_at <= now),
+        and_(InboxEvent.status == InboxStatus.PROCESSING, InboxEvent.lease_expires_at < now),
     )
 
 
@@ -99,6 +104,8 @@ def claim(session: Session, worker_id: str, *, limit: int, lease_seconds: float)
 
     PostgreSQL: SKIP LOCKED lets any number of workers claim side by side without waiting on each other.
     The UPDATE repeats the due condition, so a row another worker took in between is never taken twice.
+    A claim counts no attempt (`start` does, per row): if the worker dies, the rows it had not started come
+    back through the expired lease exactly as they were.
     """
     now = utcnow()
     candidates = (
@@ -116,10 +123,9 @@ def claim(session: Session, worker_id: str, *, limit: int, lease_seconds: float)
         update(InboxEvent)
         .where(InboxEvent.id.in_(ids), _due(now))
         .values(
-            status=PROCESSING,
+            status=InboxStatus.PROCESSING,
             locked_by=worker_id,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
-            attempts=InboxEvent.attempts + 1,
         )
         .returning(InboxEvent.id)
         .execution_options(synchronize_session=False)
@@ -129,15 +135,56 @@ def claim(session: Session, worker_id: str, *, limit: int, lease_seconds: float)
     return result
 
 
-def complete(session: Session, row_id: int, worker_id: str, status: str = DONE) -> bool:
+def start(session: Session, row_id: int, worker_id: str) -> int | None:
+    """Count an attempt for a claimed row about to run, and commit it before it runs; None if not ours.
+
+    Committed first, so a row that kills its worker (a crash, the OOM killer) is charged for it even though
+    its own transaction is lost; the rest of the batch is not charged for what it never started.
+    """
+    attempts = session.execute(
+        update(InboxEvent)
+        .where(
+            InboxEvent.id == row_id,
+            InboxEvent.locked_by == worker_id,
+            InboxEvent.status == InboxStatus.PROCESSING,
+        )
+        .values(attempts=InboxEvent.attempts + 1)
+        .returning(InboxEvent.attempts)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    session.commit()
+    return attempts
+
+
+def complete(session: Session, row_id: int, worker_id: str, status: str = InboxStatus.DONE) -> bool:
     """Mark a row finished in the caller's transaction; False if the lease was lost (caller rolls back)."""
     result = session.execute(
         update(InboxEvent)
-        .where(InboxEvent.id == row_id, InboxEvent.locked_by == worker_id, InboxEvent.status == PROCESSING)
-        .values(status=status, processed_at=utcnow(), lease_expires_at=None, last_error=None)
+        .where(
+            InboxEvent.id == row_id,
+            InboxEvent.locked_by == worker_id,
+            InboxEvent.status == InboxStatus.PROCESSING,
+        )
+        # A row closed unprocessed keeps why (set by `refuse`); a processed one forgets earlier failures.
+        .values(
+            status=status,
+            processed_at=utcnow(),
+            lease_expires_at=None,
+            last_error=None if status == InboxStatus.DONE else InboxEvent.last_error,
+        )
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rows_affected(result) == 1
+
+
+def refuse(row: InboxEvent, reason: str) -> str:
+    """Close a row without acting on it, keeping the reason for the operator; handlers return this.
+
+    `reason` is written by our code (no body values): it lands in last_error and in the log line.
+    """
+    row.last_error = f"refused: {reason}"[:2000]
+    log.warning("inbox row=%s topic=%s shop=%s refused: %s", row.id, row.topic, row.shop_domain, reason)
+    return InboxStatus.IGNORED
 
 
 def fail(
@@ -154,31 +201,38 @@ def fail(
     dead = permanent or attempts >= policy.max_attempts
     values: dict[str, object] = {"last_error": reason[:2000], "lease_expires_at": None, "locked_by": None}
     if dead:
-        values.update(status=DEAD, processed_at=utcnow())
+        values.update(status=InboxStatus.DEAD, processed_at=utcnow())
     else:
-        values.update(status=PENDING, next_attempt_at=utcnow() + policy.delay(attempts))
+        values.update(status=InboxStatus.PENDING, next_attempt_at=utcnow() + policy.delay(attempts))
     session.execute(
         update(InboxEvent)
-        .where(InboxEvent.id == row_id, InboxEvent.locked_by == worker_id, InboxEvent.status == PROCESSING)
+        .where(
+            InboxEvent.id == row_id,
+            InboxEvent.locked_by == worker_id,
+            InboxEvent.status == InboxStatus.PROCESSING,
+        )
         .values(**values)
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return DEAD if dead else PENDING
+    return InboxStatus.DEAD if dead else InboxStatus.PENDING
 
 
 def release(session: Session, row_ids: list[int], worker_id: str) -> None:
-    """Give back rows claimed but not started (SIGTERM): pending again, attempt not counted."""
+    """Give back rows claimed but not started (SIGTERM): pending again (no attempt was counted for them)."""
     if not row_ids:
         return
     session.execute(
         update(InboxEvent)
-        .where(InboxEvent.id.in_(row_ids), InboxEvent.locked_by == worker_id, InboxEvent.status == PROCESSING)
+        .where(
+            InboxEvent.id.in_(row_ids),
+            InboxEvent.locked_by == worker_id,
+            InboxEvent.status == InboxStatus.PROCESSING,
+        )
         .values(
-            status=PENDING,
+            status=InboxStatus.PENDING,
             locked_by=None,
             lease_expires_at=None,
-            attempts=InboxEvent.attempts - 1,
             next_attempt_at=utcnow(),
         )
         .execution_options(synchronize_session=False)
@@ -197,7 +251,7 @@ def replay(session: Session, row_id: int) -> InboxEvent:
         raise ReplayRefused(f"no inbox row {row_id}")
     if row.redacted_at is not None:
         raise ReplayRefused(f"inbox row {row_id} was redacted; its body is gone")
-    row.status = PENDING
+    row.status = InboxStatus.PENDING
     row.attempts = 0
     row.next_attempt_at = utcnow()
     row.lease_expires_at = None
@@ -211,7 +265,7 @@ def replay(session: Session, row_id: int) -> InboxEvent:
 def counts(session: Session) -> dict[str, int]:
     """Rows per state (every state listed, zeros included)."""
     found = dict(session.execute(select(InboxEvent.status, func.count()).group_by(InboxEvent.status)).all())
-    return {status: int(found.get(status, 0)) for status in STATUSES}
+    return {status: int(found.get(status, 0)) for status in InboxStatus}
 
 
 def expired_leases(session: Session) -> int:
@@ -219,7 +273,7 @@ def expired_leases(session: Session) -> int:
     return int(
         session.scalar(
             select(func.count()).where(
-                InboxEvent.status == PROCESSING, InboxEvent.lease_expires_at < utcnow()
+                InboxEvent.status == InboxStatus.PROCESSING, InboxEvent.lease_expires_at < utcnow()
             )
         )
         or 0

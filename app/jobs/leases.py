@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.models.shop_jobs import ShopLease
-from app.models.types import utcnow
+from app.models.types import rows_affected, utcnow
 
 
 def new_holder_id(role: str = "syncer") -> str:
@@ -39,7 +39,7 @@ def acquire(
         .values(holder=holder, expires_at=expires)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount == 1:
+    if rows_affected(result) == 1:
         session.commit()
         return True
     session.rollback()

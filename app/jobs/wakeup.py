@@ -1,6 +1,6 @@
 """Wake the worker and the syncer the moment there is work, instead of at their next idle poll.
 
-PostgreSQL: triggers (app/models/notify.py) NOTIFY a channel when a webhook lands in the inbox
+PostgreSQL: triggers (app/models/processes.py) NOTIFY a channel when a webhook lands in the inbox
 (`tsunagu_inbox`) and when a member's `sync_version` moves (`tsunagu_sync`); notifications are delivered on
 commit, so a woken process always finds the committed row. A `Wakeup` holds one LISTEN connection and
 `wait(timeout)` returns as soon as a notification arrives, or after `timeout` (the poll that still catches

@@ -7,6 +7,7 @@ rolls both back and the row is processed again when its lease expires.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -15,18 +16,21 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.extensions import db
 from app.jobs import inbox
 from app.jobs.inbox import RetryPolicy
 from app.jobs.wakeup import INBOX_CHANNEL, Wakeup
-from app.models.inbox import InboxEvent
+from app.models.inbox import InboxEvent, InboxStatus
+from app.models.processes import beat
 from app.shopify.payloads.rest import NormaliseError
 
 log = logging.getLogger(__name__)
@@ -34,7 +38,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class WorkerConfig:
-    """Tunables; `from_app` reads INBOX_* keys of the Flask config, so tests and operators can change them."""
+    """Tunables; `from_settings` takes them from the app's Settings (INBOX_* and PERIODIC_SECONDS)."""
 
     lease_seconds: float = 60.0
     batch_size: int = 10
@@ -43,21 +47,20 @@ class WorkerConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     @classmethod
-    def from_app(cls, app: Flask, **overrides: object) -> WorkerConfig:
-        cfg = app.config
-        values: dict[str, object] = {
-            "lease_seconds": float(cfg.get("INBOX_LEASE_SECONDS", 60.0)),
-            "batch_size": int(cfg.get("INBOX_BATCH_SIZE", 10)),
-            "idle_sleep": float(cfg.get("INBOX_IDLE_SLEEP", 1.0)),
-            "periodic_seconds": float(cfg.get("PERIODIC_SECONDS", 60.0)),
-            "retry": RetryPolicy(
-                max_attempts=int(cfg.get("INBOX_MAX_ATTEMPTS", 8)),
-                base_seconds=float(cfg.get("INBOX_BACKOFF_BASE_SECONDS", 5.0)),
-                cap_seconds=float(cfg.get("INBOX_BACKOFF_CAP_SECONDS", 3600.0)),
+    def from_settings(cls, settings: Settings, **overrides: Any) -> WorkerConfig:
+        """The settings' tunables; an override that is not None (a command-line option) wins."""
+        config = cls(
+            lease_seconds=settings.inbox_lease_seconds,
+            batch_size=settings.inbox_batch_size,
+            idle_sleep=settings.inbox_idle_sleep,
+            periodic_seconds=settings.periodic_seconds,
+            retry=RetryPolicy(
+                max_attempts=settings.inbox_max_attempts,
+                base_seconds=settings.inbox_backoff_base_seconds,
+                cap_seconds=settings.inbox_backoff_cap_seconds,
             ),
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        )
+        return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def new_worker_id() -> str:
@@ -126,7 +129,7 @@ class Worker:
     ) -> None:
         self.app = app
         self.handle = handle
-        self.config = config or WorkerConfig.from_app(app)
+        self.config = config or WorkerConfig.from_settings(app.config["SETTINGS"])
         self.worker_id = worker_id or new_worker_id()
         self.periodic = periodic  # e.g. reconciliation when due; called between batches
         self._stopping = False
@@ -146,10 +149,16 @@ class Worker:
         with self.app.app_context():
             # Woken by the inbox trigger on PostgreSQL the moment a webhook is recorded; else polls.
             wakeup = Wakeup(db.engine, INBOX_CHANNEL)
+            failures = 0  # loop turns in a row that raised: the pause before the next grows
             try:
                 while not self._stopping:
-                    self._maybe_periodic()
-                    handled = self.drain_batch()
+                    try:
+                        handled = self._turn()
+                        failures = 0
+                    except Exception as exc:  # whatever escaped a row or a job: the process lives on
+                        failures += 1
+                        handled = 0
+                        self._after_loop_failure(exc, failures)
                     if handled == 0:
                         if once:
                             break
@@ -158,6 +167,23 @@ class Worker:
                 wakeup.close()
                 db.session.remove()
         return self.processed
+
+    def _turn(self) -> int:
+        """One turn of the loop: scheduled jobs when due, one batch, the heartbeat; returns rows claimed."""
+        self._maybe_periodic()
+        handled = self.drain_batch()
+        beat(db.session, "worker", self.worker_id, processed=self.processed)  # /readyz, /metrics
+        return handled
+
+    def _after_loop_failure(self, exc: Exception, failures: int) -> None:
+        """Log by exception type only (a driver's message can quote row values), drop the session's
+        transaction and connection, and pause: idle_sleep doubled per failure in a row, at most 30 s."""
+        log.error("worker loop failed (%d in a row): %s", failures, describe(exc))
+        with contextlib.suppress(Exception):  # the connection may be gone with the database
+            db.session.rollback()
+        with contextlib.suppress(Exception):
+            db.session.remove()
+        time.sleep(min(30.0, self.config.idle_sleep * 2 ** min(failures, 10)))
 
     def _maybe_periodic(self) -> None:
         if self.periodic is None:
@@ -202,18 +228,19 @@ class Worker:
         session = db.session
         session.expire_all()
         try:
-            row = session.get(InboxEvent, row_id, populate_existing=True)
+            attempts = inbox.start(session, row_id, self.worker_id)  # committed before the row runs
+            row = session.get(InboxEvent, row_id, populate_existing=True) if attempts is not None else None
         except SQLAlchemyError as exc:  # database away since the claim: the lease brings the row back
             session.rollback()
-            log.warning("inbox row=%d could not be loaded: %s", row_id, describe(exc))
+            log.warning("inbox row=%d could not be started: %s", row_id, describe(exc))
             return "lost"
         if row is None or row.locked_by != self.worker_id:
             session.rollback()
             return "lost"
         topic, shop, delivery = row.topic, row.shop_domain, row.delivery_id
         if row.attempts > self.config.retry.max_attempts:
-            # Only reachable through expired leases: the row's worker died on every try (a poison row that
-            # crashes the process must not take every worker down forever).
+            # Only reachable through expired leases: every start of this row ended with its worker dead (a
+            # poison row that crashes the process must not take every worker down forever).
             session.rollback()
             reason = "lease expired on every attempt (the worker died while processing it)"
             return inbox.fail(session, row_id, self.worker_id, reason, self.config.retry, permanent=True)
@@ -250,7 +277,7 @@ class Worker:
                 topic,
                 shop,
                 delivery,
-                "dead" if state == "dead" else "retry",
+                "dead" if state == InboxStatus.DEAD else "retry",
                 reason,
             )
             return state

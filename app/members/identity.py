@@ -19,18 +19,25 @@ from app.domain.identity import (
     phone_hash,
 )
 from app.members.records import active_member, by_shopify_id, create_member, touch
-from app.models.member import CustomerTombstone, ExternalLink, IdentityReview, Member
+from app.models.member import (
+    CustomerTombstone,
+    ExternalLink,
+    IdentityReview,
+    Member,
+    MemberStatus,
+    ReviewStatus,
+)
 from app.models.shop import Shop
 from app.models.types import utcnow
 
 
 def hash_key() -> bytes:
-    """The app secret for identifier hashes: IDENTITY_HASH_KEY if configured, else the Flask secret key.
+    """The app secret for identifier hashes (Settings.identity_hash_key, always set).
 
     Keep it stable: rotating it makes every stored phone/email hash unmatchable.
     """
-    key = current_app.config.get("IDENTITY_HASH_KEY") or current_app.config["SECRET_KEY"]
-    return key.encode() if isinstance(key, str) else key
+    key: str = current_app.config["SETTINGS"].identity_hash_key
+    return key.encode()
 
 
 def customer_hash(shop: Shop, shopify_customer_id: str) -> str:
@@ -73,7 +80,7 @@ def match(
 ) -> MatchDecision:
     """Candidates by member number, then phone hash, then email hash (active members only)."""
     key = hash_key()
-    base = select(Member.id).where(Member.shop_id == shop.id, Member.status == "active")
+    base = select(Member.id).where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
     if exclude is not None:
         base = base.where(Member.id != exclude)
     if only_store_members:
@@ -118,7 +125,7 @@ def open_review(
         select(IdentityReview).where(
             IdentityReview.shop_id == shop.id,
             IdentityReview.member_id == store_member.id,
-            IdentityReview.status == "open",
+            IdentityReview.status == ReviewStatus.OPEN,
         )
     )
     if existing is not None:
@@ -132,7 +139,7 @@ def open_review(
         member_id=store_member.id,
         matched_by=decision.by or "",
         candidate_ids=list(decision.candidates),
-        status="open",
+        status=ReviewStatus.OPEN,
     )
     session.add(review)
     session.flush()
@@ -256,7 +263,7 @@ def resolve_member(session: Session, shop: Shop, source: str, ref: CustomerRef |
 def dismiss_review(session: Session, shop: Shop, review_id: int, now: datetime | None = None) -> None:
     """Staff say the candidates are different people: the store member stays on its own."""
     review = session.get(IdentityReview, review_id)
-    if review is None or review.shop_id != shop.id or review.status != "open":
+    if review is None or review.shop_id != shop.id or review.status != ReviewStatus.OPEN:
         return
-    review.status = "dismissed"
+    review.status = ReviewStatus.DISMISSED
     review.resolved_at = now or utcnow()

@@ -23,10 +23,26 @@ from app.models.ledger import PointLot
 from app.models.member import Member
 from app.models.purchase import Purchase
 from app.models.shop import Shop
+from app.shopify.ids import customer_gid
 from app.shops.rules import load_rules
 
 DEFAULT_TAG_PREFIX = "tsunagu:"
 EXPIRY_KEY = "points_expire_at"
+# The opt-in mirror: the scalar member fields in a merchant-owned namespace, which every app with
+# read_customers can read (the app-owned `$app` ones are merchant_read: "No other apps have access",
+# https://shopify.dev/docs/api/admin-graphql/latest/enums/MetafieldAdminAccess). Plus `points_expiring`.
+MIRROR_NAMESPACE = "tsunagu"
+MIRROR_SETTING = "metafield_mirror"  # Shop.settings: the merchant's choice
+MIRROR_DEFINED_SETTING = "metafield_mirror_defined"  # Shop.settings: the definitions exist in Shopify
+MIRROR_FIELDS = {
+    "member_number": "single_line_text_field",
+    "rank": "single_line_text_field",
+    "points_balance": "number_integer",
+    "points_expire_at": "date",
+    "channel_mix": "single_line_text_field",
+    "last_store_visit_at": "date",
+    "line_linked": "boolean",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +54,6 @@ class Projection:
     version: int
     metafields: dict[str, MetafieldValue]
     tags: frozenset[str]
-
-
-def customer_gid(shopify_customer_id: str) -> str:
-    """The GraphQL id of a customer, whether the member stores the numeric id or the gid."""
-    value = str(shopify_customer_id)
-    return value if value.startswith("gid://") else f"gid://shopify/Customer/{value}"
 
 
 def tag_prefix(shop: Shop) -> str:
@@ -71,6 +81,44 @@ def points_expire_at(member: Member, lots: Sequence[PointLot], rules: ShopRules)
     return member.last_earning_at + horizon
 
 
+def points_expiring(member: Member, lots: Sequence[PointLot], rules: ShopRules, timezone: str) -> int | None:
+    """How many points expire on the next expiry date (`points_expire_at`); None when nothing can expire."""
+    first = points_expire_at(member, lots, rules)
+    if first is None:
+        return None
+    if rules.points.expiry_mode != "per_lot" and member.last_earning_at is not None:
+        return member.points_available  # a rolling expiry takes every available point at once
+    horizon = timedelta(days=rules.points.expiry_days)
+    day = local_date(first, timezone)
+    due = sum(
+        lot.remaining
+        for lot in lots
+        if lot.expired_at is None
+        and lot.remaining > 0
+        and local_date(lot.earned_at + horizon, timezone) == day
+    )
+    return min(due, member.points_available)
+
+
+def mirror_enabled(shop: Shop) -> bool:
+    """Whether the merchant opted in to the `tsunagu` mirror and its definitions exist (members/mirror.py)."""
+    settings = shop.settings or {}
+    return settings.get(MIRROR_SETTING) is True and settings.get(MIRROR_DEFINED_SETTING) is True
+
+
+def _mirror(values: dict[str, MetafieldValue], expiring: int | None) -> dict[str, MetafieldValue]:
+    """The scalar member fields again, under `tsunagu.<key>` (keys with a namespace are written there)."""
+    out = {
+        f"{MIRROR_NAMESPACE}.{key}": MetafieldValue(mtype, values[key].value)
+        for key, mtype in MIRROR_FIELDS.items()
+        if key in values
+    }
+    out[f"{MIRROR_NAMESPACE}.points_expiring"] = MetafieldValue(
+        "number_integer", str(expiring) if expiring is not None else None
+    )
+    return out
+
+
 def project(session: Session, shop: Shop, members: Sequence[Member], now: datetime) -> dict[int, Projection]:
     """Projections of members that have a Shopify customer, keyed by member id (a few queries in all)."""
     linked = [m for m in members if m.shopify_customer_id and m.is_active]
@@ -83,6 +131,7 @@ def project(session: Session, shop: Shop, members: Sequence[Member], now: dateti
         lots[lot.member_id].append(lot)
     rules = load_rules(shop)
     prefix = tag_prefix(shop)
+    mirror = mirror_enabled(shop)
     out: dict[int, Projection] = {}
     for m in linked:
         snapshot = MemberSnapshot(
@@ -98,6 +147,8 @@ def project(session: Session, shop: Shop, members: Sequence[Member], now: dateti
         values = metafields(snapshot, now)
         expiry = local_date(points_expire_at(m, lots.get(m.id, []), rules), shop.timezone)
         values[EXPIRY_KEY] = MetafieldValue("date", expiry.isoformat() if expiry else None)
+        if mirror:
+            values.update(_mirror(values, points_expiring(m, lots.get(m.id, []), rules, shop.timezone)))
         out[m.id] = Projection(
             member_id=m.id,
             customer_gid=customer_gid(m.shopify_customer_id or ""),

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.domain.history import PurchaseFact, RefundFact
 from app.domain.identity import new_member_number
 from app.domain.ranks import RankFloor
-from app.models.member import Member
+from app.models.member import Member, MemberStatus
 from app.models.purchase import Purchase, PurchaseRefund
 from app.models.shop import Shop
 from app.models.types import utcnow
@@ -38,7 +38,7 @@ def create_member(session: Session, shop: Shop, shopify_customer_id: str | None 
         shop_id=shop.id,
         shopify_customer_id=shopify_customer_id,
         member_number=number,
-        status="active",
+        status=MemberStatus.ACTIVE,
         rank=_lowest_rank(shop),
         points_pending=0,
         points_available=0,
@@ -73,11 +73,14 @@ def active_member(session: Session, member: Member | None) -> Member | None:
     """Follow merges to the surviving member; None for a deleted one."""
     seen = set()
     while (
-        member is not None and member.status == "merged" and member.merged_into_id and member.id not in seen
+        member is not None
+        and member.status == MemberStatus.MERGED
+        and member.merged_into_id
+        and member.id not in seen
     ):
         seen.add(member.id)
         member = session.get(Member, member.merged_into_id)
-    if member is None or member.status != "active":
+    if member is None or member.status != MemberStatus.ACTIVE:
         return None
     return member
 
@@ -116,7 +119,7 @@ def refunds_by_purchase(session: Session, purchases: list[Purchase]) -> dict[int
     if not ids:
         return grouped
     for refund in session.scalars(select(PurchaseRefund).where(PurchaseRefund.purchase_id.in_(ids))):
-        grouped[refund.purchase_id].append(refund)  # type: ignore[index]
+        grouped[refund.purchase_id].append(refund)  # type: ignore[index]  # selected by purchase id: set
     return grouped
 
 

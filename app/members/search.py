@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from app.domain.identity import clean_member_number, email_hash, normalise_email, normalise_phone, phone_hash
 from app.members.identity import hash_key
-from app.models.member import Member
+from app.models.member import Member, MemberStatus
 from app.models.shop import Shop
+from app.shopify.ids import customer_gid
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def classify(query: str) -> SearchKind:
 def search(session: Session, shop: Shop, query: str, *, client=None) -> SearchResult:
     """Members of `shop` matching `query` (active ones; merged members lead to their survivor)."""
     kind = classify(query)
-    base = select(Member).where(Member.shop_id == shop.id, Member.status == "active")
+    base = select(Member).where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
     if kind == "member_number":
         number = clean_member_number(query)
         return SearchResult(kind, list(session.scalars(base.where(Member.member_number == number))))
@@ -102,10 +103,8 @@ def display_name(session: Session, shop: Shop, member: Member, *, client=None) -
     from app.shopify.errors import ShopifyError
 
     client = client or AdminClient(shop, session=session)
-    gid = member.shopify_customer_id
-    gid = gid if gid.startswith("gid://") else f"gid://shopify/Customer/{gid}"
     try:
-        data = client.execute("customer_display_name", {"id": gid})
+        data = client.execute("customer_display_name", {"id": customer_gid(member.shopify_customer_id)})
     except ShopifyError as exc:
         log.info("display name for shop %s failed: %s", shop.id, type(exc).__name__)
         return None

@@ -1,6 +1,5 @@
 """Every model module, imported so the metadata (and Alembic) sees all tables."""
 
-from app.models import notify  # noqa: F401  (PostgreSQL triggers created with the tables)
 from app.models.compliance import DataExport
 from app.models.dashboard import DashboardSummary, MonthEndClose
 from app.models.inbox import InboxEvent
@@ -16,6 +15,7 @@ from app.models.integrations import (  # Smaregi and LINE
 )
 from app.models.ledger import LedgerPosting, LedgerTransaction, PointHold, PointLot
 from app.models.member import CustomerTombstone, ExternalLink, IdentityReview, Member
+from app.models.processes import ProcessHeartbeat  # noqa: F401  (and the NOTIFY triggers, created with the tables)
 from app.models.purchase import Purchase, PurchaseRefund
 from app.models.rank import RankSnapshot
 from app.models.redemption import Redemption

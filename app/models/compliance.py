@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import UTCDateTime, utcnow
 
 
-class DataExport(db.Model):
+class ExportStatus(StrEnum):
+    """DataExport.status: built and waiting for the merchant, or downloaded."""
+
+    READY = "ready"
+    DOWNLOADED = "downloaded"
+
+
+class DataExport(Model):
     """Everything held about one customer, built for a `customers/data_request` (one row per request)."""
 
     __tablename__ = "data_exports"
@@ -26,7 +34,7 @@ class DataExport(db.Model):
     shop_domain: Mapped[str] = mapped_column(String(255))
     shopify_customer_id: Mapped[str] = mapped_column(String(64))
     data_request_id: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="ready")  # ready | downloaded
+    status: Mapped[str] = mapped_column(String(16), default=ExportStatus.READY)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

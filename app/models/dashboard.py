@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import UTCDateTime, utcnow
 
 
-class DashboardSummary(db.Model):
+class DashboardSummary(Model):
     """The heavy home aggregates of one shop (spend by month and channel mix, LTV by rank), refreshed by the
     worker so the home page answers from one row whatever the shop's size (app/dashboard/summary.py)."""
 
@@ -24,7 +24,7 @@ class DashboardSummary(db.Model):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class MonthEndClose(db.Model):
+class MonthEndClose(Model):
     """A closed month of one shop: rank snapshot counts and the points movements per day (reports.py)."""
 
     __tablename__ = "month_end_closes"

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import UTCDateTime, utcnow
 
-# Row states. pending -> processing -> done | ignored | dead; a dead row can be replayed back to pending.
-PENDING = "pending"
-PROCESSING = "processing"
-DONE = "done"
-IGNORED = "ignored"
-DEAD = "dead"
-STATUSES = (PENDING, PROCESSING, DONE, IGNORED, DEAD)
+
+class InboxStatus(StrEnum):
+    """InboxEvent.status: pending -> processing -> done | ignored | dead (replayable to pending)."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    IGNORED = "ignored"
+    DEAD = "dead"
 
 
-class InboxEvent(db.Model):
+class InboxEvent(Model):
     """One delivery from Shopify or an external POS; workers claim rows and process them at least once."""
 
     __tablename__ = "inbox_events"
@@ -46,7 +49,7 @@ class InboxEvent(db.Model):
     customer_id: Mapped[str | None] = mapped_column(String(64))  # the Shopify customer the body names
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # pending -> processing -> done | ignored | dead (after too many tries; the reason is kept in last_error)
-    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    status: Mapped[str] = mapped_column(String(16), default=InboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -54,3 +57,9 @@ class InboxEvent(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # body wiped by customers/redact
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the event happened: Shopify's X-Shopify-Triggered-At, else when we received it (an upper
+        bound: a late delivery can only look newer than it was, never older)."""
+        return self.triggered_at or self.received_at

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -20,13 +21,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import UTCDateTime, utcnow
 
 _BIGINT = BigInteger().with_variant(Integer, "sqlite")
 
 
-class SmaregiConnection(db.Model):
+class SmaregiConnection(Model):
     """One shop's Smaregi contract: API credentials (secret encrypted), webhook secret, token cache."""
 
     __tablename__ = "smaregi_connections"
@@ -50,7 +51,14 @@ class SmaregiConnection(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class SmaregiStore(db.Model):
+class StoreStatus(StrEnum):
+    """SmaregiStore.status: mapped (name known) or unmapped (no name yet; its sales are still credited)."""
+
+    MAPPED = "mapped"
+    UNMAPPED = "unmapped"
+
+
+class SmaregiStore(Model):
     """A Smaregi store id and its name (the purchase history keeps the name; unknown ids are fetched)."""
 
     __tablename__ = "smaregi_stores"
@@ -60,12 +68,23 @@ class SmaregiStore(db.Model):
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     store_id: Mapped[str] = mapped_column(String(32))
     name: Mapped[str | None] = mapped_column(String(255))
-    # mapped: name known; unmapped: Smaregi did not tell us yet (sales still credited, shown to staff).
-    status: Mapped[str] = mapped_column(String(16), default="mapped")
+    status: Mapped[str] = mapped_column(String(16), default=StoreStatus.MAPPED)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class SmaregiTransaction(db.Model):
+class TransactionStatus(StrEnum):
+    """SmaregiTransaction.status: what became of the transaction's last state."""
+
+    NEW = "new"  # fetched, not yet applied
+    APPLIED = "applied"
+    WAITING_ORIGINAL = "waiting_original"  # a return before its sale
+    UNREFERENCED_RETURN = "unreferenced_return"  # a return that names no original
+    NO_CUSTOMER = "no_customer"  # a walk-in sale
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class SmaregiTransaction(Model):
     """The last state of each Smaregi transaction we fetched, and what became of it (visible, replayable)."""
 
     __tablename__ = "smaregi_transactions"
@@ -85,13 +104,12 @@ class SmaregiTransaction(db.Model):
     amount: Mapped[str] = mapped_column(String(24), default="0")  # Smaregi `total`, as sent
     transacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     upd_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # Smaregi updDateTime: the version
-    # applied | waiting_original (a return before its sale) | no_customer (walk-in) | ignored | failed
-    status: Mapped[str] = mapped_column(String(24), default="applied")
+    status: Mapped[str] = mapped_column(String(24), default=TransactionStatus.APPLIED)
     detail: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class SmaregiCustomer(db.Model):
+class SmaregiCustomer(Model):
     """A Smaregi member as last seen, and what we last pushed to it (so the register shows our numbers)."""
 
     __tablename__ = "smaregi_customers"
@@ -114,7 +132,7 @@ class SmaregiCustomer(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class LineConnection(db.Model):
+class LineConnection(Model):
     """One shop's LINE Official Account: channel token and secret (encrypted) and the thank-you settings."""
 
     __tablename__ = "line_connections"
@@ -130,7 +148,7 @@ class LineConnection(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LineLink(db.Model):
+class LineLink(Model):
     """A LINE user linked to a Shopify customer of one shop, and whether they opted out of messages."""
 
     __tablename__ = "line_links"
@@ -148,7 +166,16 @@ class LineLink(db.Model):
     opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class LineMessage(db.Model):
+class MessageStatus(StrEnum):
+    """LineMessage.status: scheduled -> sent | failed (retries used up) | skipped (opted out / unlinked)."""
+
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class LineMessage(Model):
     """The LINE outbox: one thank-you per member and visit day, sent at the shop's local hour, retried."""
 
     __tablename__ = "line_messages"
@@ -165,8 +192,7 @@ class LineMessage(db.Model):
     visit_date: Mapped[date] = mapped_column(Date)  # the local date of the visit (or of the link)
     source_ref: Mapped[str | None] = mapped_column(String(64))  # the purchase that caused it
     store_name: Mapped[str | None] = mapped_column(String(255))
-    # scheduled -> sending -> sent | failed (retried until dead) | skipped (opted out / unlinked)
-    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.SCHEDULED)
     scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -176,7 +202,7 @@ class LineMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class CardLinkAttempt(db.Model):
+class CardLinkAttempt(Model):
     """A failed paper-card link attempt (card number + phone did not match): caps guessing per customer."""
 
     __tablename__ = "card_link_attempts"

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import UTCDateTime, utcnow
 
 
-class LedgerTransaction(db.Model):
+class LedgerTransaction(Model):
     """One ledger event; (shop, source, source_id, kind) makes every credit and debit happen at most once."""
 
     __tablename__ = "ledger_transactions"
@@ -38,7 +39,7 @@ class LedgerTransaction(db.Model):
     )
 
 
-class LedgerPosting(db.Model):
+class LedgerPosting(Model):
     """One leg of a transaction: points into (+) or out of (-) an account; the legs sum to zero."""
 
     __tablename__ = "ledger_postings"
@@ -57,7 +58,7 @@ class LedgerPosting(db.Model):
     transaction: Mapped[LedgerTransaction] = relationship(back_populates="postings")
 
 
-class PointLot(db.Model):
+class PointLot(Model):
     """Points from one credit (an order, a staff grant): matured, spent and expired oldest first."""
 
     __tablename__ = "point_lots"
@@ -78,7 +79,15 @@ class PointLot(db.Model):
     points_expired: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class PointHold(db.Model):
+class HoldStatus(StrEnum):
+    """PointHold.status: points held for a reward code, then redeemed (captured) or given back (released)."""
+
+    HELD = "held"
+    CAPTURED = "captured"
+    RELEASED = "released"
+
+
+class PointHold(Model):
     """Points reserved for a reward code: captured when the code is used, released when it is not."""
 
     __tablename__ = "point_holds"
@@ -89,7 +98,7 @@ class PointHold(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(96))  # e.g. the discount code id
     points: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="held")  # held | captured | released
+    status: Mapped[str] = mapped_column(String(16), default=HoldStatus.HELD)
     allocations: Mapped[list[list[int]]] = mapped_column(JSON, default=list)  # [[lot id, points], ...]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

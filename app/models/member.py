@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import UTCDateTime, utcnow
 
 
-class Member(db.Model):
+class MemberStatus(StrEnum):
+    """Member.status: active, folded into another member, or deleted with its Shopify customer."""
+
+    ACTIVE = "active"
+    MERGED = "merged"
+    DELETED = "deleted"
+
+
+class Member(Model):
     """A loyalty member. No name, email or phone is stored: only keyed hashes for matching."""
 
     __tablename__ = "members"
@@ -28,7 +37,7 @@ class Member(db.Model):
     # None for a store-only member not (yet) linked to a Shopify customer.
     shopify_customer_id: Mapped[str | None] = mapped_column(String(32))
     member_number: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active | merged
+    status: Mapped[str] = mapped_column(String(16), default=MemberStatus.ACTIVE)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     phone_hash: Mapped[str | None] = mapped_column(String(64))
     email_hash: Mapped[str | None] = mapped_column(String(64))
@@ -57,10 +66,10 @@ class Member(db.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status == "active"
+        return self.status == MemberStatus.ACTIVE
 
 
-class ExternalLink(db.Model):
+class ExternalLink(Model):
     """An identifier from outside Shopify (Smaregi member, paper card) that belongs to a member."""
 
     __tablename__ = "member_links"
@@ -81,7 +90,15 @@ class ExternalLink(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class IdentityReview(db.Model):
+class ReviewStatus(StrEnum):
+    """IdentityReview.status: waiting for staff, linked to a member, or dismissed."""
+
+    OPEN = "open"
+    LINKED = "linked"
+    DISMISSED = "dismissed"
+
+
+class IdentityReview(Model):
     """A store member that matched several members: staff decide, the app never merges on a guess."""
 
     __tablename__ = "identity_reviews"
@@ -96,14 +113,14 @@ class IdentityReview(db.Model):
     )  # the store member
     matched_by: Mapped[str] = mapped_column(String(16))  # member_number | phone | email
     candidate_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | linked | dismissed
+    status: Mapped[str] = mapped_column(String(16), default=ReviewStatus.OPEN)
     resolved_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-class CustomerTombstone(db.Model):
+class CustomerTombstone(Model):
     """A redacted customer (keyed hash of the Shopify id): replayed old events must not bring them back."""
 
     __tablename__ = "customer_tombstones"

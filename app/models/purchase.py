@@ -8,11 +8,11 @@ from decimal import Decimal
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import Money, UTCDateTime, utcnow
 
 
-class Purchase(db.Model):
+class Purchase(Model):
     """One order (Shopify) or sale (Smaregi) of a member, as of its newest applied snapshot."""
 
     __tablename__ = "purchases"
@@ -46,7 +46,7 @@ class Purchase(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class PurchaseRefund(db.Model):
+class PurchaseRefund(Model):
     """A refund, kept once per refund id; it may arrive before its order (then `purchase_id` is empty)."""
 
     __tablename__ = "purchase_refunds"

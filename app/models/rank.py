@@ -8,11 +8,11 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import UTCDateTime, utcnow
 
 
-class RankSnapshot(db.Model):
+class RankSnapshot(Model):
     """A member's rank at the end of a month (`period` = "YYYY-MM", in the shop's time zone)."""
 
     __tablename__ = "rank_snapshots"

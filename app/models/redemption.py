@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import Money, UTCDateTime, utcnow
 
 
-class Redemption(db.Model):
+class RedemptionStatus(StrEnum):
+    """Redemption.status: creating (points held, no code yet) -> active -> used | expired; or failed."""
+
+    CREATING = "creating"
+    ACTIVE = "active"
+    USED = "used"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class Redemption(Model):
     """Points turned into a discount code: held while the code is open, spent on use, returned on expiry."""
 
     __tablename__ = "redemptions"
@@ -33,8 +44,7 @@ class Redemption(db.Model):
     code: Mapped[str] = mapped_column(String(32))
     hold_key: Mapped[str] = mapped_column(String(96))  # PointHold.key in the ledger
     discount_gid: Mapped[str | None] = mapped_column(String(128))
-    # creating (hold taken, code not yet confirmed) | active | used | expired | failed
-    status: Mapped[str] = mapped_column(String(16), default="creating")
+    status: Mapped[str] = mapped_column(String(16), default=RedemptionStatus.CREATING)
     requested_by: Mapped[str] = mapped_column(String(16), default="staff")  # staff | member
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_order_id: Mapped[str | None] = mapped_column(String(64))

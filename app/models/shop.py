@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import UTCDateTime, utcnow
 
-INSTALLED = "installed"  # Shop.status of a shop that has the app (the other: "uninstalled")
+
+class ShopStatus(StrEnum):
+    """Shop.status: whether the shop has the app."""
+
+    INSTALLED = "installed"
+    UNINSTALLED = "uninstalled"
 
 
-class Shop(db.Model):
+class Shop(Model):
     """A Shopify store that installed the app; everything else hangs off its id."""
 
     __tablename__ = "shops"
@@ -23,17 +29,25 @@ class Shop(db.Model):
     domain: Mapped[str] = mapped_column(
         String(255), unique=True
     )  # "x.myshopify.com", validated before insert
-    status: Mapped[str] = mapped_column(String(16), default=INSTALLED)  # installed | uninstalled
+    status: Mapped[str] = mapped_column(String(16), default=ShopStatus.INSTALLED)
     name: Mapped[str | None] = mapped_column(String(255))
     plan: Mapped[str] = mapped_column(String(32), default="standard")  # API restore rate follows the plan
     currency: Mapped[str] = mapped_column(String(3), default="JPY")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Tokyo")
+    # The language staff use the app in (the admin's `locale` on the last app load): names of what the app
+    # creates in the merchant's admin (segments) follow it. None until the app was opened once.
+    locale: Mapped[str | None] = mapped_column(String(8))
     granted_scopes: Mapped[str] = mapped_column(Text, default="")
+    # What Shopify resolves `$app` to in this shop (`app--<numeric app id>`), read from Shopify, never built
+    # from the client id; None until learned (segments wait for it).
+    app_namespace: Mapped[str | None] = mapped_column(String(64))
     settings: Mapped[dict[str, Any]] = mapped_column(
         JSON, default=dict
     )  # point/rank rules, tag prefix, channels
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Shopify's numeric shop id (read after install): compliance bodies must name the same shop.
+    shopify_shop_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     token: Mapped[ShopToken | None] = relationship(
@@ -42,14 +56,14 @@ class Shop(db.Model):
 
     @property
     def is_installed(self) -> bool:
-        return self.status == INSTALLED
+        return self.status == ShopStatus.INSTALLED
 
     @property
     def scopes(self) -> set[str]:
         return {s.strip() for s in self.granted_scopes.split(",") if s.strip()}
 
 
-class ShopToken(db.Model):
+class ShopToken(Model):
     """The shop's expiring offline token pair, encrypted at rest (AES-GCM, see app/shopify/crypto.py)."""
 
     __tablename__ = "shop_tokens"
@@ -66,7 +80,7 @@ class ShopToken(db.Model):
     shop: Mapped[Shop] = relationship(back_populates="token")
 
 
-class OAuthState(db.Model):
+class OAuthState(Model):
     """A single-use state nonce for the authorization-code install path."""
 
     __tablename__ = "oauth_states"
@@ -75,3 +89,19 @@ class OAuthState(db.Model):
     shop_domain: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ShopLocation(Model):
+    """A Shopify location's name as last read from Shopify (GraphQL `Location.name`), by legacy id.
+
+    Order webhooks name only `location_id`; the worker records unknown ids here and uses the cached name,
+    the syncer reads the names from Shopify outside any worker transaction (app/sync/locations.py).
+    """
+
+    __tablename__ = "shop_locations"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    location_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the numeric legacy id
+    name: Mapped[str | None] = mapped_column(String(255))  # None: not read from Shopify yet
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last asked (found or not)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import UTCDateTime, utcnow
 
 
-class ShopLease(db.Model):
+class ShopLease(Model):
     """A named lease per shop (e.g. the syncer): one holder at a time, expiring if the holder dies."""
 
     __tablename__ = "shop_leases"
@@ -23,7 +24,21 @@ class ShopLease(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class BackfillJob(db.Model):
+class BackfillStatus(StrEnum):
+    """BackfillJob.status: pending -> running (bulk operation) -> downloading (result) -> done; or failed."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DOWNLOADING = "downloading"
+    DONE = "done"
+    FAILED = "failed"
+
+
+# A job still at work: at most one per shop and kind, failed when the app is uninstalled.
+BACKFILL_OPEN = (BackfillStatus.PENDING, BackfillStatus.RUNNING, BackfillStatus.DOWNLOADING)
+
+
+class BackfillJob(Model):
     """An install backfill (bulk operation) with resumable progress."""
 
     __tablename__ = "backfill_jobs"
@@ -32,9 +47,7 @@ class BackfillJob(db.Model):
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # orders | customers
     bulk_operation_id: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(
-        String(16), default="pending"
-    )  # pending|running|downloading|done|failed
+    status: Mapped[str] = mapped_column(String(16), default=BackfillStatus.PENDING)
     total: Mapped[int | None] = mapped_column(BigInteger)
     done: Mapped[int] = mapped_column(BigInteger, default=0)
     lines_consumed: Mapped[int] = mapped_column(BigInteger, default=0)  # resume point in the JSONL

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.types import UTCDateTime, utcnow
 
 
-class ShopSyncStatus(db.Model):
+class ShopSyncStatus(Model):
     """Per-shop watermarks and API budget readings for the sync-health page."""
 
     __tablename__ = "shop_sync_status"
@@ -29,7 +30,7 @@ class ShopSyncStatus(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class FreshnessSample(db.Model):
+class FreshnessSample(Model):
     """Webhook received -> metafield confirmed by Shopify, per update (p50/p95 on the dashboard)."""
 
     __tablename__ = "freshness_samples"
@@ -41,7 +42,7 @@ class FreshnessSample(db.Model):
     latency_ms: Mapped[int] = mapped_column(Integer)
 
 
-class MemberSyncState(db.Model):
+class MemberSyncState(Model):
     """What Shopify last confirmed for one member: metafield values and digests, tags, the version."""
 
     __tablename__ = "member_sync_states"
@@ -68,7 +69,15 @@ class MemberSyncState(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class ShopSegment(db.Model):
+class SegmentStatus(StrEnum):
+    """ShopSegment.status: not yet in Shopify, created there, or refused (its query is invalid)."""
+
+    PENDING = "pending"
+    CREATED = "created"
+    INVALID = "invalid"
+
+
+class ShopSegment(Model):
     """A Shopify customer segment the app created (a standard template or a merchant's custom one)."""
 
     __tablename__ = "shop_segments"
@@ -82,7 +91,7 @@ class ShopSegment(db.Model):
     query: Mapped[str] = mapped_column(Text)
     definition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the conditions, for DB counts
     shopify_id: Mapped[str | None] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | created | invalid
+    status: Mapped[str] = mapped_column(String(16), default=SegmentStatus.PENDING)
     error: Mapped[str | None] = mapped_column(Text)
     shopify_count: Mapped[int | None] = mapped_column(Integer)
     counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

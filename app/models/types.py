@@ -2,8 +2,9 @@
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Numeric
+from sqlalchemy import CursorResult, DateTime, Numeric, Result
 from sqlalchemy.types import TypeDecorator
 
 
@@ -36,3 +37,8 @@ def utcnow() -> datetime:
 
 
 ZERO = Decimal("0")
+
+
+def rows_affected(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (Session.execute types every result as a plain Result)."""
+    return cast(CursorResult[Any], result).rowcount

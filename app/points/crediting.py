@@ -42,20 +42,14 @@ def _post_delta(
     purchase: Purchase,
     delta: int,
     lots: list[PointLot],
-    *,
-    source: str,
-    source_id: str,
-    kind: str,
-    now: datetime,
-    reason: str | None = None,
+    entry: ledger.Entry,
 ) -> None:
     # Keys posted from here are new by construction (first earn checked, numbered revisions, new refunds).
-    common = {"source": source, "source_id": source_id, "kind": kind, "effective_at": now, "reason": reason}
     if delta > 0:
         matures = matures_at(purchase.processed_at, rules.points)
-        ledger.credit(session, member, purchase, delta, matures_at=matures, lots=lots, fresh=True, **common)
+        ledger.credit(session, member, purchase, delta, entry, matures_at=matures, lots=lots, fresh=True)
     elif delta < 0:
-        ledger.debit_order(session, member, purchase, -delta, rules.points, lots=lots, fresh=True, **common)
+        ledger.debit_order(session, member, purchase, -delta, rules.points, entry, lots=lots, fresh=True)
 
 
 def _settle_change(
@@ -71,35 +65,16 @@ def _settle_change(
     if delta == 0:
         return
     if delta > 0 and purchase.points == 0 and not _has_earn(session, purchase):
-        _post_delta(
-            session,
-            rules,
-            member,
-            purchase,
-            delta,
-            lots,
-            source=purchase.source,
-            source_id=purchase.source_id,
-            kind="earn",
-            now=now,
+        entry = ledger.Entry(purchase.source, purchase.source_id, "earn", now)
+    else:
+        purchase.points_revision += 1
+        reason = (
+            "order cancelled" if purchase.cancelled else "order changed, or the rank before it re-evaluated"
         )
-        return
-    purchase.points_revision += 1
-    _post_delta(
-        session,
-        rules,
-        member,
-        purchase,
-        delta,
-        lots,
-        source=purchase.source,
-        source_id=f"{purchase.source_id}#{purchase.points_revision}",
-        kind="earn_adjust",
-        now=now,
-        reason="order cancelled"
-        if purchase.cancelled
-        else "order changed, or the rank before it re-evaluated",
-    )
+        entry = ledger.Entry(
+            purchase.source, f"{purchase.source_id}#{purchase.points_revision}", "earn_adjust", now, reason
+        )
+    _post_delta(session, rules, member, purchase, delta, lots, entry)
 
 
 def recompute(
@@ -141,22 +116,13 @@ def recompute(
             targets.append(order_points(fact.net, purchase.earn_rate, tier.multiplier))
         _settle_change(session, rules, member, purchase, targets[0] - purchase.points, lots, now)
         purchase.points = targets[0]
-        for refund, (before, after) in zip(fresh, pairwise(targets), strict=True):
-            if after != before:
-                _post_delta(
-                    session,
-                    rules,
-                    member,
-                    purchase,
-                    after - before,
-                    lots,
-                    source=refund.source,
-                    source_id=refund.source_id,
-                    kind="refund_reversal",
-                    now=now,
-                    reason=f"refund of {refund.amount}",
+        for refund, (earlier, later) in zip(fresh, pairwise(targets), strict=True):
+            if later != earlier:
+                reversal = ledger.Entry(
+                    refund.source, refund.source_id, "refund_reversal", now, f"refund of {refund.amount}"
                 )
-            purchase.points = after
+                _post_delta(session, rules, member, purchase, later - earlier, lots, reversal)
+            purchase.points = later
         if (purchase.earn_rank, purchase.earn_multiplier, purchase.points) != before:
             purchase.updated_at = now
             changed = True

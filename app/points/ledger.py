@@ -7,10 +7,13 @@ A transaction key (shop, source, source_id, kind) that exists already makes the 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.domain.points import LotView, draw_oldest_first, expiry_due
 from app.domain.settings import PointRules
@@ -19,6 +22,17 @@ from app.models.member import Member
 from app.models.purchase import Purchase
 
 Leg = tuple[str, int | None, int]  # (account, member id or None for a shop account, points)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A member's transaction to post: its key (source, source_id, kind), when it takes effect, and why."""
+
+    source: str
+    source_id: str
+    kind: str
+    effective_at: datetime
+    reason: str | None = None
 
 
 def transaction_exists(session: Session, shop_id: int, source: str, source_id: str, kind: str) -> bool:
@@ -68,6 +82,7 @@ def post(
         reason=reason,
         effective_at=effective_at,
     )
+    balances: dict[int, dict[str, int]] = defaultdict(dict)
     for (account, member_id), points in merged.items():
         if points == 0:
             continue
@@ -75,14 +90,34 @@ def post(
             LedgerPosting(shop_id=shop_id, member_id=member_id, account=account, points=points)
         )
         if member_id is not None:
-            owner = (
-                member if member is not None and member.id == member_id else session.get(Member, member_id)
-            )
-            attr = f"points_{account}"
-            setattr(owner, attr, getattr(owner, attr) + points)
+            balances[member_id][f"points_{account}"] = points
     session.add(txn)
     session.flush()
+    for member_id, deltas in balances.items():
+        add_to_balances(
+            session, member if member is not None and member.id == member_id else None, member_id, deltas
+        )
     return txn
+
+
+def add_to_balances(session: Session, member: Member | None, member_id: int, deltas: dict[str, int]) -> None:
+    """Move the cached balances by `deltas` in the database row itself (SET x = x + n), never by writing a
+    value computed from an earlier read: a copy loaded before the member lock cannot undo someone else's
+    posting. The loaded member (if any) is given the row's new values.
+    """
+    columns = [getattr(Member, name) for name in deltas]
+    stmt = (
+        update(Member)
+        .where(Member.id == member_id)
+        .values({name: getattr(Member, name) + points for name, points in deltas.items()})
+        .returning(*columns)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(stmt).one()
+    owner = member if member is not None else session.identity_map.get(identity_key(Member, member_id))
+    if owner is not None:
+        for name, value in zip(deltas, row, strict=True):
+            set_committed_value(owner, name, value)
 
 
 def member_lots(session: Session, member: Member) -> list[PointLot]:
@@ -111,30 +146,54 @@ def repay_debt(member: Member, lots: list[PointLot]) -> None:
         member.points_debt -= take
 
 
+def _lots_unless_posted(
+    session: Session, member: Member, entry: Entry, lots: list[PointLot] | None, fresh: bool
+) -> list[PointLot] | None:
+    """The lots to post `entry` against, or None when its key was used already (`fresh`: it is new)."""
+    if not fresh and transaction_exists(session, member.shop_id, entry.source, entry.source_id, entry.kind):
+        return None
+    return member_lots(session, member) if lots is None else lots
+
+
+def _post_entry(
+    session: Session, member: Member, entry: Entry, legs: list[Leg], purchase_id: int | None
+) -> None:
+    """Post `entry` for the member; its key is new (checked, or made, under the member lock)."""
+    post(
+        session,
+        member.shop_id,
+        member,
+        source=entry.source,
+        source_id=entry.source_id,
+        kind=entry.kind,
+        purchase_id=purchase_id,
+        legs=legs,
+        effective_at=entry.effective_at,
+        reason=entry.reason,
+        fresh=True,
+    )
+
+
 def credit(
     session: Session,
     member: Member,
     purchase: Purchase,
     points: int,
+    entry: Entry,
     *,
-    source: str,
-    source_id: str,
-    kind: str,
     matures_at: datetime,
-    effective_at: datetime,
-    reason: str | None = None,
     lots: list[PointLot] | None = None,
     fresh: bool = False,
 ) -> None:
     """Add points for an order to its open lot (pending until it matures, else available)."""
-    if not fresh and transaction_exists(session, member.shop_id, source, source_id, kind):
+    lots = _lots_unless_posted(session, member, entry, lots, fresh)
+    if lots is None:
         return
-    lots = member_lots(session, member) if lots is None else lots
     lot = next((x for x in lots if x.purchase_id == purchase.id and x.expired_at is None), None)
     if lot is None:
         # A lot re-opened after its first one expired ages from now, so it does not expire on creation.
         reopened = any(x.purchase_id == purchase.id for x in lots)
-        earned_at = max(purchase.processed_at, effective_at) if reopened else purchase.processed_at
+        earned_at = max(purchase.processed_at, entry.effective_at) if reopened else purchase.processed_at
         lot = PointLot(
             shop_id=member.shop_id,
             member_id=member.id,
@@ -152,18 +211,8 @@ def credit(
         lot.pending += points
     else:
         lot.remaining += points
-    post(
-        session,
-        member.shop_id,
-        member,
-        source=source,
-        source_id=source_id,
-        kind=kind,
-        purchase_id=purchase.id,
-        legs=[("issued", None, -points), (account, member.id, points)],
-        effective_at=effective_at,
-        reason=reason,
-        fresh=True,
+    _post_entry(
+        session, member, entry, [("issued", None, -points), (account, member.id, points)], purchase.id
     )
     if account == "available":
         repay_debt(member, lots)
@@ -175,19 +224,15 @@ def debit_order(
     purchase: Purchase,
     points: int,
     rules: PointRules,
+    entry: Entry,
     *,
-    source: str,
-    source_id: str,
-    kind: str,
-    effective_at: datetime,
-    reason: str | None = None,
     lots: list[PointLot] | None = None,
     fresh: bool = False,
 ) -> None:
     """Take back an order's points: own lot, then available oldest first, then the shop's policy."""
-    if not fresh and transaction_exists(session, member.shop_id, source, source_id, kind):
+    lots = _lots_unless_posted(session, member, entry, lots, fresh)
+    if lots is None:
         return
-    lots = member_lots(session, member) if lots is None else lots
     by_id = {lot.id: lot for lot in lots}
     own = [lot for lot in lots if lot.purchase_id == purchase.id]
     others = [lot for lot in lots if lot.purchase_id != purchase.id]
@@ -223,19 +268,7 @@ def debit_order(
     legs += [(acct, member.id, -n) for acct, n in taken.items() if n and acct != "writeoff"]
     if taken["writeoff"]:
         legs.append(("writeoff", None, -taken["writeoff"]))
-    post(
-        session,
-        member.shop_id,
-        member,
-        source=source,
-        source_id=source_id,
-        kind=kind,
-        purchase_id=purchase.id,
-        legs=legs,
-        effective_at=effective_at,
-        reason=reason,
-        fresh=True,
-    )
+    _post_entry(session, member, entry, legs, purchase.id)
 
 
 def mature_due(session: Session, member: Member, now: datetime, lots: list[PointLot] | None = None) -> bool:
@@ -249,18 +282,10 @@ def mature_due(session: Session, member: Member, now: datetime, lots: list[Point
         lot.matured_at = now
         lot.remaining += points
         lot.pending = 0
-        if points:
-            post(
-                session,
-                member.shop_id,
-                member,
-                source="lot",
-                source_id=str(lot.id),
-                kind="mature",
-                purchase_id=lot.purchase_id,
-                legs=[("pending", member.id, -points), ("available", member.id, points)],
-                effective_at=lot.matures_at,
-                fresh=True,  # a lot matures once: matured_at is set above, under the member lock
+        if points:  # a lot matures once: matured_at is set above, under the member lock
+            legs: list[Leg] = [("pending", member.id, -points), ("available", member.id, points)]
+            _post_entry(
+                session, member, Entry("lot", str(lot.id), "mature", lot.matures_at), legs, lot.purchase_id
             )
         changed = True
     if changed:
@@ -281,17 +306,7 @@ def expire_due(
         lot.expired_at = now
         lot.points_expired = points
         lot.remaining = 0
-        if points:
-            post(
-                session,
-                member.shop_id,
-                member,
-                source="lot",
-                source_id=str(lot.id),
-                kind="expire",
-                purchase_id=lot.purchase_id,
-                legs=[("available", member.id, -points), ("expired", None, points)],
-                effective_at=now,
-                fresh=True,  # a lot expires once: expired_at is set above, under the member lock
-            )
+        if points:  # a lot expires once: expired_at is set above, under the member lock
+            legs: list[Leg] = [("available", member.id, -points), ("expired", None, points)]
+            _post_entry(session, member, Entry("lot", str(lot.id), "expire", now), legs, lot.purchase_id)
     return bool(due)

@@ -11,14 +11,16 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domain.channels import classify
+from app.domain.channels import ChannelInfo, classify
 from app.domain.events import PurchaseEvent, RefundEvent
 from app.members.identity import resolve_member
 from app.members.records import lock_member
+from app.models.member import Member, MemberStatus
 from app.models.purchase import Purchase, PurchaseRefund
 from app.models.shop import Shop
 from app.models.types import utcnow
 from app.points.crediting import recompute
+from app.shops.locations import location_name
 from app.shops.rules import load_rules
 
 
@@ -72,22 +74,14 @@ def apply_purchase(
     if event.test:
         return None
     rules = load_rules(shop)
-    purchase = find_purchase(session, shop, event.source, event.source_id)
-    if purchase is None:
-        found = resolve_member(session, shop, event.source, event.customer_ref)
-        if found is None:
-            return None
-        member_id = found.id
-    else:
-        member_id = purchase.member_id
-    member = lock_member(session, member_id)
-    if member.status != "active":
+    member = _member_to_credit(session, shop, event)
+    if member is None:
         return None
     purchase = find_purchase(session, shop, event.source, event.source_id)  # again, under the lock
     if purchase is not None and event.source_updated_at <= purchase.source_updated_at:
         return purchase  # a retry or an older snapshot: the newest state is applied already
     info = classify(event, rules.channels)
-    fresh: list[PurchaseRefund] = []
+    name = _store_name(session, shop, event, info, purchase)
     if purchase is None:
         purchase = Purchase(
             shop_id=shop.id,
@@ -103,31 +97,9 @@ def apply_purchase(
         session.add(purchase)
     else:
         touched_from = min(purchase.processed_at, event.processed_at)
-    purchase.channel = info.channel
-    purchase.location_key = info.location_key
-    purchase.location_name = info.location_name
-    purchase.currency = event.currency
-    purchase.gross_amount = event.gross_amount
-    purchase.items_count = event.items_count
-    purchase.processed_at = event.processed_at
-    purchase.source_updated_at = event.source_updated_at
-    purchase.cancelled = event.cancelled
-    purchase.discount_codes = list(event.discount_codes)
+    _take_snapshot(purchase, event, info, name)
     session.flush()
-    # Refunds that arrived before their order now belong to it.
-    orphans = select(PurchaseRefund).where(
-        PurchaseRefund.shop_id == shop.id,
-        PurchaseRefund.source == event.source,
-        PurchaseRefund.order_source_id == str(event.source_id),
-        PurchaseRefund.purchase_id.is_(None),
-    )
-    for orphan in session.scalars(orphans):
-        orphan.purchase_id = purchase.id
-        fresh.append(orphan)
-    for refund in event.refunds:
-        row = _record_refund(session, shop, refund, purchase)
-        if row is not None:
-            fresh.append(row)
+    fresh = _refunds_new_to(session, shop, event, purchase)
     if fresh:
         touched_from = min([touched_from, *(r.processed_at for r in fresh)])
     recompute(
@@ -142,6 +114,68 @@ def apply_purchase(
         changed=True,
     )
     return purchase
+
+
+def _member_to_credit(session: Session, shop: Shop, event: PurchaseEvent) -> Member | None:
+    """The order's member, locked: the one credited before, else whom the buyer resolves to; None if none."""
+    purchase = find_purchase(session, shop, event.source, event.source_id)
+    if purchase is None:
+        found = resolve_member(session, shop, event.source, event.customer_ref)
+        if found is None:
+            return None
+        member_id = found.id
+    else:
+        member_id = purchase.member_id
+    member = lock_member(session, member_id)
+    return member if member.status == MemberStatus.ACTIVE else None
+
+
+def _store_name(
+    session: Session, shop: Shop, event: PurchaseEvent, info: ChannelInfo, purchase: Purchase | None
+) -> str | None:
+    """The name of the store the order was placed in, as well as it is known."""
+    name = info.location_name
+    if event.source == "shopify" and event.location_id and info.location_key:
+        # Webhooks name the location by id only: the cached name (or the id recorded for the syncer).
+        name = location_name(session, shop, event.location_id, name)
+    if name is None and purchase is not None and purchase.location_key == info.location_key:
+        name = purchase.location_name  # a snapshot that does not name the store never forgets its name
+    return name
+
+
+def _take_snapshot(purchase: Purchase, event: PurchaseEvent, info: ChannelInfo, name: str | None) -> None:
+    """The order's newest state onto its purchase row."""
+    purchase.channel = info.channel
+    purchase.location_key = info.location_key
+    purchase.location_name = name
+    purchase.currency = event.currency
+    purchase.gross_amount = event.gross_amount
+    purchase.items_count = event.items_count
+    purchase.processed_at = event.processed_at
+    purchase.source_updated_at = event.source_updated_at
+    purchase.cancelled = event.cancelled
+    purchase.discount_codes = list(event.discount_codes)
+
+
+def _refunds_new_to(
+    session: Session, shop: Shop, event: PurchaseEvent, purchase: Purchase
+) -> list[PurchaseRefund]:
+    """Refunds new to the purchase: those that arrived before their order, and new ones in the snapshot."""
+    fresh: list[PurchaseRefund] = []
+    orphans = select(PurchaseRefund).where(
+        PurchaseRefund.shop_id == shop.id,
+        PurchaseRefund.source == event.source,
+        PurchaseRefund.order_source_id == str(event.source_id),
+        PurchaseRefund.purchase_id.is_(None),
+    )
+    for orphan in session.scalars(orphans):
+        orphan.purchase_id = purchase.id
+        fresh.append(orphan)
+    for refund in event.refunds:
+        row = _record_refund(session, shop, refund, purchase)
+        if row is not None:
+            fresh.append(row)
+    return fresh
 
 
 def apply_refund(
@@ -159,7 +193,7 @@ def apply_refund(
         return _record_refund(session, shop, event, None)
     member = lock_member(session, purchase.member_id)
     row = _record_refund(session, shop, event, purchase)  # re-checked under the lock
-    if row is None or member.status != "active":
+    if row is None or member.status != MemberStatus.ACTIVE:
         return row
     recompute(
         session,

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.history import PurchaseFact
-from app.domain.ranks import EPSILON, MemberRankInput, RankPreview, held_before, held_now, metric, preview
+from app.domain.ranks import EPSILON, MemberRankInput, RankPreview, held_now, metric, preview
 from app.domain.settings import RankRules, ShopRules
-from app.members.records import member_facts, rank_floor, touch
-from app.models.member import Member
+from app.members.records import lock_member, member_facts, rank_floor, touch
+from app.models.member import Member, MemberStatus
 from app.models.rank import RankSnapshot
 from app.models.shop import Shop
 from app.models.types import utcnow
@@ -55,6 +55,7 @@ def set_rank_floor(
         rules.ranks.tier(handle)  # KeyError for a tier the shop does not have
         if expires_at is not None and expires_at <= now:
             raise ValueError("a rank floor must expire in the future")
+    member = lock_member(session, member.id)  # a rank is written under the member lock, like points
     member.rank_floor = handle
     member.rank_floor_starts_at = now if handle else None
     member.rank_floor_expires_at = expires_at if handle else None
@@ -80,7 +81,9 @@ def snapshot_month_end(session: Session, shop: Shop, period: date) -> int:
         )
     )
     written = 0
-    for member in session.scalars(select(Member).where(Member.shop_id == shop.id, Member.status == "active")):
+    for member in session.scalars(
+        select(Member).where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
+    ):
         if member.id in done:
             continue
         facts = member_facts(session, member)
@@ -98,13 +101,8 @@ def preview_rules(session: Session, shop: Shop, ranks: RankRules, now: datetime 
     """How many members would move under new tier rules (nothing saved; ranks move at next evaluation)."""
     now = now or utcnow()
     rate = load_rules(shop).points.rate
-    members = session.scalars(select(Member).where(Member.shop_id == shop.id, Member.status == "active"))
+    members = session.scalars(
+        select(Member).where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
+    )
     inputs = (MemberRankInput(m.id, m.rank, member_facts(session, m), rank_floor(m)) for m in members)
     return preview(inputs, ranks, rate, now, shop.timezone)
-
-
-def rank_before(session: Session, shop: Shop, member: Member, at: datetime) -> str:
-    """The rank the member held just before `at` (what a purchase at `at` earns with)."""
-    rules = load_rules(shop)
-    facts = member_facts(session, member)
-    return held_before(facts, rules.ranks, rules.points.rate, at, shop.timezone, rank_floor(member)).handle

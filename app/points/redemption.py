@@ -18,16 +18,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.members.projection import customer_gid
 from app.members.records import active_member, lock_member
-from app.models.member import Member
+from app.models.member import Member, MemberStatus
 from app.models.purchase import Purchase
-from app.models.redemption import Redemption
+from app.models.redemption import Redemption, RedemptionStatus
 from app.models.shop import Shop
-from app.models.types import utcnow
+from app.models.types import rows_affected, utcnow
 from app.points import spending
 from app.points.spending import InsufficientPoints
 from app.shopify.errors import ShopifyError, ShopifyUserErrors
+from app.shopify.ids import customer_gid
 from app.shopify.pacing import CostPacer, paced_execute
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O/1/I: codes get read aloud at the till
@@ -74,15 +74,17 @@ def _take_points(
 ) -> Redemption:
     """Hold the points and record the redemption in one transaction (compare-and-swap on sync_version)."""
     member = lock_member(session, member_id)
-    if member.shop_id != shop.id or member.status != "active" or not member.shopify_customer_id:
+    if member.shop_id != shop.id or member.status != MemberStatus.ACTIVE or not member.shopify_customer_id:
         raise LookupError("no such member in this shop")
     seen = member.sync_version
-    swapped = session.execute(
-        update(Member)
-        .where(Member.id == member.id, Member.sync_version == seen)
-        .values(sync_version=seen + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    swapped = rows_affected(
+        session.execute(
+            update(Member)
+            .where(Member.id == member.id, Member.sync_version == seen)
+            .values(sync_version=seen + 1)
+            .execution_options(synchronize_session=False)
+        )
+    )
     if swapped != 1:
         session.rollback()
         raise RedemptionConflict("the member changed meanwhile")
@@ -102,7 +104,7 @@ def _take_points(
         currency=shop.currency,
         code=code,
         hold_key=hold_key,
-        status="creating",
+        status=RedemptionStatus.CREATING,
         requested_by=requested_by,
         expires_at=now + validity,
         created_at=now,
@@ -150,6 +152,8 @@ def redeem(
 def create_code(session: Session, shop: Shop, client: Any, pacer: CostPacer, row: Redemption) -> Redemption:
     """Create the Shopify code of a redemption in `creating` state (also used to resume after a crash)."""
     member = session.get(Member, row.member_id)
+    if member is None:
+        raise LookupError("the redemption's member is gone")
     variables = {
         "basicCodeDiscount": {
             "title": f"Tsunagu points: {row.points} pt ({row.code})",
@@ -168,9 +172,9 @@ def create_code(session: Session, shop: Shop, client: Any, pacer: CostPacer, row
     try:
         data = paced_execute(client, pacer, "discount_code_basic_create", variables)
     except ShopifyUserErrors as exc:
-        if any(e.get("code") == "TAKEN" for e in exc.user_errors) and row.status == "creating":
+        if any(e.get("code") == "TAKEN" for e in exc.user_errors) and row.status == RedemptionStatus.CREATING:
             # Our own earlier attempt got through before a crash: the code exists, keep the hold.
-            row.status = "active"
+            row.status = RedemptionStatus.ACTIVE
             session.commit()
             return row
         _fail(session, row, "; ".join(str(e.get("message")) for e in exc.user_errors))
@@ -179,7 +183,7 @@ def create_code(session: Session, shop: Shop, client: Any, pacer: CostPacer, row
         session.rollback()
         raise  # unknown outcome: stays `creating`; resume_creating() retries with the same code
     row.discount_gid = data["discountCodeBasicCreate"]["codeDiscountNode"]["id"]
-    row.status = "active"
+    row.status = RedemptionStatus.ACTIVE
     session.commit()
     return row
 
@@ -188,14 +192,16 @@ def _fail(session: Session, row: Redemption, reason: str) -> None:
     member = lock_member(session, row.member_id) if row.member_id else None
     if member is not None:
         spending.release(session, member, row.hold_key, utcnow())
-    row.status, row.error, row.resolved_at = "failed", reason[:1000], utcnow()
+    row.status, row.error, row.resolved_at = RedemptionStatus.FAILED, reason[:1000], utcnow()
     session.commit()
 
 
 def resume_creating(session: Session, shop: Shop, client: Any, pacer: CostPacer) -> int:
     """Retry code creation left unfinished by a crash or an outage; returns how many were settled."""
     rows = session.scalars(
-        select(Redemption).where(Redemption.shop_id == shop.id, Redemption.status == "creating")
+        select(Redemption).where(
+            Redemption.shop_id == shop.id, Redemption.status == RedemptionStatus.CREATING
+        )
     ).all()
     done = 0
     for row in rows:
@@ -211,7 +217,10 @@ def settle_used(session: Session, shop: Shop, now: datetime | None = None) -> in
     """Capture the points of codes an order used (any channel); returns how many were captured."""
     now = now or utcnow()
     open_rows = session.scalars(
-        select(Redemption).where(Redemption.shop_id == shop.id, Redemption.status.in_(("active", "creating")))
+        select(Redemption).where(
+            Redemption.shop_id == shop.id,
+            Redemption.status.in_((RedemptionStatus.ACTIVE, RedemptionStatus.CREATING)),
+        )
     ).all()
     if not open_rows:
         return 0
@@ -232,7 +241,7 @@ def settle_used(session: Session, shop: Shop, now: datetime | None = None) -> in
             if member is not None:
                 member = lock_member(session, member.id)
                 spending.capture(session, member, row.hold_key, now)
-            row.status, row.used_order_id, row.resolved_at = "used", purchase.source_id, now
+            row.status, row.used_order_id, row.resolved_at = RedemptionStatus.USED, purchase.source_id, now
             captured += 1
     session.commit()
     return captured
@@ -245,7 +254,7 @@ def release_expired(session: Session, shop: Shop, now: datetime | None = None) -
     rows = session.scalars(
         select(Redemption).where(
             Redemption.shop_id == shop.id,
-            Redemption.status == "active",
+            Redemption.status == RedemptionStatus.ACTIVE,
             Redemption.expires_at < now - RELEASE_GRACE,
         )
     ).all()
@@ -254,6 +263,6 @@ def release_expired(session: Session, shop: Shop, now: datetime | None = None) -
         if member is not None:
             member = lock_member(session, member.id)
             spending.release(session, member, row.hold_key, now)
-        row.status, row.resolved_at = "expired", now
+        row.status, row.resolved_at = RedemptionStatus.EXPIRED, now
     session.commit()
     return len(rows)

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.points import draw_oldest_first
-from app.members.records import touch
-from app.models.ledger import PointHold, PointLot
+from app.members.records import lock_member, touch
+from app.models.ledger import HoldStatus, PointHold, PointLot
 from app.models.member import Member
 from app.points import ledger
 
@@ -77,6 +77,9 @@ def adjust(
     """A staff correction with a reason: + grants a new available lot, - takes from available oldest first."""
     if not reason or not reason.strip():
         raise ValueError("a staff adjustment needs a reason")
+    # The staff page loaded the member without its lock: take it, so the balance and lots read below are
+    # current and no other change to the member runs between this check and the posting.
+    member = lock_member(session, member.id)
     if points == 0 or ledger.transaction_exists(session, member.shop_id, "staff", source_id, "adjust"):
         return False
     text = f"{actor}: {reason}" if actor else reason
@@ -113,11 +116,29 @@ def adjust(
     return True
 
 
+def _hold_by_key(session: Session, member: Member, key: str) -> PointHold | None:
+    return session.scalar(select(PointHold).where(PointHold.shop_id == member.shop_id, PointHold.key == key))
+
+
+def _post_reward(
+    session: Session, member: Member, key: str, kind: str, legs: list[ledger.Leg], now: datetime
+) -> None:
+    """One step of a reward code's points (hold, capture, release), keyed by the code."""
+    ledger.post(
+        session,
+        member.shop_id,
+        member,
+        source="reward",
+        source_id=key,
+        kind=kind,
+        legs=legs,
+        effective_at=now,
+    )
+
+
 def hold(session: Session, member: Member, points: int, *, key: str, now: datetime) -> PointHold:
     """Reserve available points for a reward code (idempotent by key)."""
-    existing = session.scalar(
-        select(PointHold).where(PointHold.shop_id == member.shop_id, PointHold.key == key)
-    )
+    existing = _hold_by_key(session, member, key)
     if existing is not None:
         return existing
     drawn = _draw_available(session, member, points)
@@ -126,50 +147,44 @@ def hold(session: Session, member: Member, points: int, *, key: str, now: dateti
         member_id=member.id,
         key=key,
         points=points,
-        status="held",
+        status=HoldStatus.HELD,
         allocations=[[lot_id, n] for lot_id, n in drawn],
     )
     session.add(row)
-    ledger.post(
-        session,
-        member.shop_id,
-        member,
-        source="reward",
-        source_id=key,
-        kind="hold",
-        legs=[("available", member.id, -points), ("held", member.id, points)],
-        effective_at=now,
+    _post_reward(
+        session, member, key, "hold", [("available", member.id, -points), ("held", member.id, points)], now
     )
     touch(member, now)
     return row
 
 
+def _resolve_hold(
+    session: Session, member: Member, key: str, outcome: HoldStatus, now: datetime
+) -> PointHold | None:
+    """The hold under `key` moved from held to `outcome`; None if there is none or it was resolved already."""
+    row = _hold_by_key(session, member, key)
+    if row is None or row.status != HoldStatus.HELD:
+        return None
+    row.status, row.resolved_at = outcome, now
+    return row
+
+
 def capture(session: Session, member: Member, key: str, now: datetime) -> bool:
     """The reward code was used: held points are redeemed."""
-    row = session.scalar(select(PointHold).where(PointHold.shop_id == member.shop_id, PointHold.key == key))
-    if row is None or row.status != "held":
+    row = _resolve_hold(session, member, key, HoldStatus.CAPTURED, now)
+    if row is None:
         return False
-    row.status, row.resolved_at = "captured", now
-    ledger.post(
-        session,
-        member.shop_id,
-        member,
-        source="reward",
-        source_id=key,
-        kind="capture",
-        legs=[("held", member.id, -row.points), ("redeemed", None, row.points)],
-        effective_at=now,
-    )
+    legs: list[ledger.Leg] = [("held", member.id, -row.points), ("redeemed", None, row.points)]
+    _post_reward(session, member, key, "capture", legs, now)
     touch(member, now)
     return True
 
 
 def release(session: Session, member: Member, key: str, now: datetime) -> bool:
     """The reward code was not used: points go back to their lots (those of expired lots expire now)."""
-    row = session.scalar(select(PointHold).where(PointHold.shop_id == member.shop_id, PointHold.key == key))
-    if row is None or row.status != "held":
+    row = _resolve_hold(session, member, key, HoldStatus.RELEASED, now)
+    if row is None:
         return False
-    row.status, row.resolved_at = "released", now
     expired = 0
     for lot_id, points in row.allocations:
         lot = session.get(PointLot, lot_id)
@@ -185,16 +200,7 @@ def release(session: Session, member: Member, key: str, now: datetime) -> bool:
     ]
     if expired:
         legs.append(("expired", None, expired))
-    ledger.post(
-        session,
-        member.shop_id,
-        member,
-        source="reward",
-        source_id=key,
-        kind="release",
-        legs=legs,
-        effective_at=now,
-    )
+    _post_reward(session, member, key, "release", legs, now)
     ledger.repay_debt(member, ledger.member_lots(session, member))
     touch(member, now)
     return True

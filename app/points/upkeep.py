@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.members.records import lock_member, touch
-from app.models.member import Member
-from app.models.shop import Shop
+from app.models.member import Member, MemberStatus
+from app.models.shop import Shop, ShopStatus
 from app.models.types import utcnow
 from app.points import ledger
 from app.points.ranks import evaluate_member
@@ -22,7 +22,7 @@ def refresh_member(session: Session, shop: Shop, member_id: int, now: datetime |
     now = now or utcnow()
     rules = load_rules(shop)
     member = lock_member(session, member_id)
-    if member.status != "active":
+    if member.status != MemberStatus.ACTIVE:
         return False
     changed = ledger.mature_due(session, member, now)
     changed = ledger.expire_due(session, member, rules.points, now) or changed
@@ -36,7 +36,11 @@ def refresh_member(session: Session, shop: Shop, member_id: int, now: datetime |
 def refresh_shop(session: Session, shop: Shop, now: datetime | None = None) -> int:
     """The daily job for one shop: refresh every active member; returns how many changed."""
     now = now or utcnow()
-    ids = list(session.scalars(select(Member.id).where(Member.shop_id == shop.id, Member.status == "active")))
+    ids = list(
+        session.scalars(
+            select(Member.id).where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
+        )
+    )
     return sum(1 for member_id in ids if refresh_member(session, shop, member_id, now))
 
 
@@ -65,12 +69,16 @@ def run_daily_upkeep(now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     session = db.session
     changed: dict[str, int] = {}
-    for shop in session.scalars(select(Shop).where(Shop.status == "installed").order_by(Shop.id)).all():
+    for shop in session.scalars(
+        select(Shop).where(Shop.status == ShopStatus.INSTALLED).order_by(Shop.id)
+    ).all():
         ttl = _next_local_midnight(shop, now) - now
         if not acquire(session, shop.id, UPKEEP_LEASE, new_holder_id("upkeep"), ttl, now):
             continue
         ids = list(
-            session.scalars(select(Member.id).where(Member.shop_id == shop.id, Member.status == "active"))
+            session.scalars(
+                select(Member.id).where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
+            )
         )
         count = 0
         for start in range(0, len(ids), BATCH):

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from app.domain.channels import STORE_CHANNELS
-from app.domain.history import local_date
+from app.i18n import format_date, format_money
 from app.members.projection import points_expire_at
 from app.members.records import member_facts
 from app.models.member import Member
@@ -46,18 +46,6 @@ class CardView:
     store_purchases: list[StorePurchase]
 
 
-ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "TWD", "VND", "CLP", "ISK"})
-SYMBOLS = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "KRW": "₩", "TWD": "NT$"}
-
-
-def money(amount: Decimal, currency: str) -> str:
-    """An amount as shoppers read it: ¥12,000, $12.50, or 12.50 CHF for currencies without a symbol here."""
-    digits = 0 if currency in ZERO_DECIMAL_CURRENCIES else 2
-    number = f"{amount:,.{digits}f}"
-    symbol = SYMBOLS.get(currency)
-    return f"{symbol}{number}" if symbol else f"{number} {currency}"
-
-
 def expiring(session: Session, shop: Shop, member: Member, now: datetime) -> tuple[int, datetime | None]:
     """Points that expire within 30 days, and the earliest such date (0, None when none do)."""
     lots = member_lots(session, member)
@@ -78,18 +66,18 @@ def expiring(session: Session, shop: Shop, member: Member, now: datetime) -> tup
     return max(member.points_available, 0), first  # last-activity expiry takes the whole balance at once
 
 
-def card_view(session: Session, shop: Shop, member: Member, now: datetime) -> CardView:
-    """Assemble the card for one member."""
+def card_view(session: Session, shop: Shop, member: Member, now: datetime, locale: str = "ja") -> CardView:
+    """Assemble the card for one member, money and dates written as the shopper's language does."""
     tz = shop.timezone or "Asia/Tokyo"
     points, expires_on = expiring(session, shop, member, now)
     facts = [f for f in member_facts(session, member) if f.channel in STORE_CHANNELS]
     facts.sort(key=lambda f: f.processed_at, reverse=True)
     purchases = [
         StorePurchase(
-            day=str(local_date(f.processed_at, tz)),
+            day=format_date(f.processed_at, tz, locale),
             store=f.location_name,
             amount=f.net,
-            amount_text=money(f.net, shop.currency or "JPY"),
+            amount_text=format_money(f.net, shop.currency or "JPY", locale),
             points=f.points,
             refunded=f.refunded > 0,
         )
@@ -101,6 +89,6 @@ def card_view(session: Session, shop: Shop, member: Member, now: datetime) -> Ca
         points_available=member.points_available,
         points_pending=member.points_pending,
         expiring_points=points,
-        expiring_on=str(local_date(expires_on, tz)) if expires_on else None,
+        expiring_on=format_date(expires_on, tz, locale) if expires_on else None,
         store_purchases=purchases,
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, make_response, redirect, render_template, request
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
 from app.domain.identity import member_barcode_svg, member_qr_svg
 from app.extensions import db
@@ -29,7 +31,10 @@ LINK_MESSAGES = {
 }
 
 
-def _private(response: Response) -> Response:
+AnyResponse = TypeVar("AnyResponse", bound=BaseResponse)  # a rendered page or a redirect
+
+
+def _private(response: AnyResponse) -> AnyResponse:
     # One customer's card: never cached by Shopify's proxy, a CDN or the browser's shared cache.
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -64,7 +69,7 @@ def _render(ctx: ProxyContext, notice: str | None = None, status: int = 200) -> 
     member = member_for_customer(db.session, ctx.shop, ctx.customer_id)
     if member is None:
         abort(404)  # a redacted customer has no card
-    view = card_view(db.session, ctx.shop, member, utcnow())
+    view = card_view(db.session, ctx.shop, member, utcnow(), lang)
     line = db.session.get(LineConnection, ctx.shop.id)
     linked = db.session.scalar(
         db.select(LineLink).where(

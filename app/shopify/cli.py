@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import ShopToken
-from app.shopify.crypto import TokenDecryptError, cipher_for, token_aad
+from app.shopify.crypto import TokenCipher, TokenDecryptError, cipher_for, token_aad
 from app.shopify.sdk import settings
 
 
@@ -47,7 +47,7 @@ def rotate_token_keys() -> tuple[int, int, int]:
     return rotated, current, unreadable
 
 
-def _reencrypt(cipher, blob: bytes, shop_id: int, field: str) -> bytes:
+def _reencrypt(cipher: TokenCipher, blob: bytes, shop_id: int, field: str) -> bytes:
     aad = token_aad(shop_id, field)
     return cipher.encrypt(cipher.decrypt(blob, aad), aad)
 

@@ -6,14 +6,16 @@ import json
 import logging
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 from shopify_app import GQLResult
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
+from app.extensions import db
 from app.models import Shop, ShopSyncStatus
 from app.shopify.errors import (
     ShopifyAuthError,
@@ -50,23 +52,56 @@ class AdminClient:
         self.shop = shop
         self.shop_id = shop.id
         self.domain = shop.domain
-        self.session = session  # on SQLite, budget readings ride along in it (the caller commits)
+        # What the token look-up needs, read once: touching `shop` after the caller's commit expired it
+        # would begin a transaction (on SQLite, the write lock) just before the call to Shopify.
+        self._ref: Any = SimpleNamespace(id=self.shop_id, domain=self.domain)  # what tokens reads of a Shop
+        self.session = session  # ended (committed) before each call to Shopify
         self.http = http
         self.max_retries = max_retries  # shopifyapp retries 429/502/503/504 with backoff this many times
         self.last_cost: dict[str, Any] | None = None
 
     def execute(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Run a document (a name in app/shopify/graphql/ or its text) and return its `data`."""
+        """Run a document (a name in app/shopify/graphql/ or its text) and return its `data`.
+
+        The caller's transaction is ended (committed) first: no transaction stays open while Shopify answers.
+        """
         query = load_document(document)
-        token = access_token_for(self.shop)
+        self.end_transaction()
+        token = access_token_for(self._ref)
         result = self._post(query, variables, token)
         if result.response.status == 401:
             # Revoked or expired early: refresh once (or pick up another process's refresh), then retry once.
-            token = access_token_for(self.shop, rejected=token)
+            token = access_token_for(self._ref, rejected=token)
             result = self._post(query, variables, token)
             if result.response.status == 401:
                 raise ShopifyAuthError("Shopify rejected the refreshed access token")
         return self._data(result)
+
+    def end_transaction(self) -> None:
+        """Commit the caller's open transaction (its own session, else the thread's `db.session`).
+
+        A Shopify call takes up to seconds, a pacer wait longer: a transaction kept open across it would hold
+        its row locks on PostgreSQL and, on SQLite, the database's only write lock (app/sqlite.py), so every
+        webhook would wait for Shopify. Nothing is lost by committing here: a Shopify call cannot be rolled
+        back with the database anyway, so code that calls Shopify already commits what must survive it.
+        """
+        session = self.session
+        if session is None:
+            try:
+                session = db.session()
+            except RuntimeError:  # outside an application context: no session of the caller's
+                return
+        elif isinstance(session, scoped_session):
+            session = session()
+        if not session.in_transaction():
+            return
+        # Without expiring what the caller loaded: reloading it (this client's shop, to begin with) would
+        # begin the next transaction before the call, which is what ending this one is for.
+        expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire_on_commit
 
     def _post(self, query: str, variables: dict[str, Any] | None, token: str) -> GQLResult:
         config = settings()
@@ -122,13 +157,11 @@ class AdminClient:
                 return
             _cost_written[self.shop_id] = now
         try:
-            if self.session is not None and self.session.get_bind().dialect.name == "sqlite":
-                # SQLite has a single writer: a second connection would wait on this very caller's lock.
-                _write_cost(self.session, self.shop_id, cost, throttled)
-            else:
-                with token_session() as session:
-                    _write_cost(session, self.shop_id, cost, throttled)
-                    session.commit()
+            # Its own short transaction, never the caller's: the caller's ended before the call (execute),
+            # and a reading written into it would keep SQLite's write lock until the caller's next commit.
+            with token_session() as session:
+                _write_cost(session, self.shop_id, cost, throttled)
+                session.commit()
         except SQLAlchemyError:  # a reading for the health page must never fail the API call itself
             log.warning("could not record API budget for shop %s", self.shop_id)
 

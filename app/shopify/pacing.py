@@ -99,7 +99,7 @@ class CostPacer:
         requested = float(exc.cost.get("requestedQueryCost") or MUTATION_COST)
         base = max(self.delay_for(requested), exc.retry_after, 0.1 * (2**attempt))
         # Jitter spreads the retries of processes that were throttled together.
-        delay = base * (1.0 + self.rng.uniform(0.0, 0.5))
+        delay: float = base * (1.0 + self.rng.uniform(0.0, 0.5))
         self.sleep(delay)
         self.waited += delay
         return delay
@@ -127,10 +127,13 @@ def paced_execute(
 
     THROTTLED and 429/5xx are retried up to `max_attempts`; user errors, auth and GraphQL errors are not.
     """
+    end_transaction = getattr(client, "end_transaction", None)
     for attempt in range(max_attempts):
+        if end_transaction is not None:
+            end_transaction()  # no transaction waits out the pacer (AdminClient.end_transaction says why)
         pacer.wait_for(expected_cost)
         try:
-            data = client.execute(document, variables or {})
+            data: dict[str, Any] = client.execute(document, variables or {})
         except ShopifyThrottled as exc:
             if attempt == max_attempts - 1:
                 raise

@@ -12,7 +12,8 @@ from app.config import Settings
 
 def settings() -> Settings:
     """The running app's Settings."""
-    return current_app.config["SETTINGS"]
+    running: Settings = current_app.config["SETTINGS"]
+    return running
 
 
 @lru_cache(maxsize=4)

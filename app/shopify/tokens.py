@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from shopify_app import TokenExchangeAccessToken
 from sqlalchemy import select, update
@@ -32,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Shop, ShopToken
-from app.models.types import utcnow
-from app.shopify.crypto import TokenDecryptError, cipher_for, token_aad
+from app.models.types import rows_affected, utcnow
+from app.shopify.crypto import TokenCipher, TokenDecryptError, cipher_for, token_aad
 from app.shopify.errors import ShopifyAuthError, ShopifyUnavailable
 from app.shopify.http import shopify_http_client
 from app.shopify.sdk import settings, shop_name, shopify_app
@@ -69,7 +70,7 @@ class TokenGrant:
         )
 
     @classmethod
-    def from_response(cls, body: dict, now: datetime | None = None) -> TokenGrant:
+    def from_response(cls, body: dict[str, Any], now: datetime | None = None) -> TokenGrant:
         """From the JSON body of POST /admin/oauth/access_token (authorization-code grant)."""
         now = now or utcnow()
         expires_in, refresh_in = body.get("expires_in"), body.get("refresh_token_expires_in")
@@ -105,7 +106,7 @@ def token_session() -> Iterator[Session]:
         session.close()
 
 
-def _cipher():
+def _cipher() -> TokenCipher:
     return cipher_for(settings().token_encryption_keys)
 
 
@@ -158,12 +159,14 @@ def access_token_for(shop: Shop, *, rejected: str | None = None) -> str:
             session.rollback()  # end the read: the claim below must be the transaction's first statement
             started = time.monotonic()
             try:
-                claimed = session.execute(
-                    update(ShopToken)
-                    .where(ShopToken.shop_id == shop.id, ShopToken.version == seen)
-                    .values(version=seen + 1)
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                claimed = rows_affected(
+                    session.execute(
+                        update(ShopToken)
+                        .where(ShopToken.shop_id == shop.id, ShopToken.version == seen)
+                        .values(version=seen + 1)
+                        .execution_options(synchronize_session=False)
+                    )
+                )
             except OperationalError as exc:
                 if not _sqlite_busy(exc):
                     raise

@@ -12,10 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.extensions import db
+from app.i18n import negotiate
 from app.models import BackfillJob, Shop, ShopLease, ShopToken
+from app.models.shop import ShopStatus
+from app.models.shop_jobs import BACKFILL_OPEN, BackfillStatus
 from app.models.types import utcnow
 from app.shopify.client import AdminClient
 from app.shopify.errors import ShopifyError
+from app.shopify.payloads.rest import legacy_id
 from app.shopify.token_exchange import exchange_for_offline_token
 from app.shopify.tokens import TokenGrant, store_grant
 
@@ -32,7 +36,6 @@ FEATURE_SCOPES: dict[str, frozenset[str]] = {
     "customer_merge": frozenset({"read_customer_merge"}),
     "member_card": frozenset({"write_app_proxy"}),
 }
-ACTIVE_JOB_STATES = ("pending", "running", "downloading")
 
 
 def normalise_scopes(scopes: Iterable[str] | str) -> str:
@@ -47,13 +50,13 @@ def complete_install(session: Session, domain: str, grant: TokenGrant) -> Shop:
     if shop is None:
         try:
             with session.begin_nested():
-                shop = Shop(domain=domain, status="installed", granted_scopes="")
+                shop = Shop(domain=domain, status=ShopStatus.INSTALLED, granted_scopes="")
                 session.add(shop)
         except IntegrityError:
             # A concurrent first load created it (App Bridge can fire a page load and a fetch at once).
             shop = session.execute(select(Shop).where(Shop.domain == domain)).scalar_one()
     if not shop.is_installed:
-        shop.status = "installed"
+        shop.status = ShopStatus.INSTALLED
         shop.installed_at = utcnow()
         shop.uninstalled_at = None
         log.info("shop %s reinstalled", shop.id)
@@ -91,17 +94,41 @@ def mark_uninstalled(session: Session, shop: Shop, occurred_at: datetime | None 
     session.execute(delete(ShopLease).where(ShopLease.shop_id == shop.id))
     session.execute(
         update(BackfillJob)
-        .where(BackfillJob.shop_id == shop.id, BackfillJob.status.in_(ACTIVE_JOB_STATES))
-        .values(status="failed", error="app uninstalled", finished_at=utcnow())
+        .where(BackfillJob.shop_id == shop.id, BackfillJob.status.in_(BACKFILL_OPEN))
+        .values(status=BackfillStatus.FAILED, error="app uninstalled", finished_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     changed = shop.is_installed
-    shop.status = "uninstalled"
+    shop.status = ShopStatus.UNINSTALLED
     shop.uninstalled_at = occurred_at or utcnow()
     session.expire(shop, ["token"])
     session.flush()
     log.info("shop %s uninstalled", shop.id)
     return changed
+
+
+def predates_install(shop: Shop, occurred_at: datetime) -> bool:
+    """True when an event happened before the shop's current install (a late or replayed delivery)."""
+    return shop.installed_at is not None and occurred_at < shop.installed_at
+
+
+def shop_redact_refusal(shop: Shop | None, occurred_at: datetime) -> str | None:
+    """Why shop/redact must not erase this shop now, or None when it may.
+
+    Shopify sends shop/redact 48 h after an uninstall
+    (https://shopify.dev/docs/apps/build/compliance/privacy-law-compliance#shop-redact): it may only erase a
+    shop that is uninstalled and was not reinstalled since. An event older than the latest uninstall refers
+    to an earlier one, after which the shop came back. A shop we no longer hold has nothing left to keep.
+    """
+    if shop is None:
+        return None
+    if shop.is_installed:
+        return "shop is installed (reinstalled after the uninstall, or never uninstalled)"
+    if shop.uninstalled_at is not None and occurred_at < shop.uninstalled_at:
+        return "shop/redact predates the shop's latest uninstall (it was reinstalled since)"
+    if predates_install(shop, occurred_at):
+        return "shop/redact predates the shop's latest install"
+    return None
 
 
 def update_scopes(session: Session, shop: Shop, scopes: Iterable[str] | str) -> None:
@@ -129,6 +156,18 @@ def features_missing_scopes(shop: Shop) -> dict[str, set[str]]:
     return {name: missing for name in FEATURE_SCOPES if (missing := missing_scopes_for(shop, name))}
 
 
+def remember_locale(session: Session, shop: Shop, tag: str | None) -> None:
+    """Keep the admin's language, the `locale` the admin puts on every app load (app/i18n.py), for what
+    the app names in the merchant's admin (segments). No scope and no call: `shop` has no language field
+    in the 2026-07 schema, and `shopLocales` (the storefront's languages) would need `read_locales`.
+    Commits only a change.
+    """
+    locale = negotiate(tag)
+    if locale is not None and locale != shop.locale:
+        shop.locale = locale
+        session.commit()
+
+
 def refresh_shop_details(session: Session, shop: Shop) -> bool:
     """Copy name, currency, time zone and plan from Shopify; False (logged) if Shopify cannot say now."""
     try:
@@ -142,6 +181,8 @@ def refresh_shop_details(session: Session, shop: Shop) -> bool:
     shop.currency = details.get("currencyCode") or shop.currency
     shop.timezone = details.get("ianaTimezone") or shop.timezone
     shop.plan = _plan_handle(plan)
+    # Compliance bodies name the shop by its numeric id too; checked against this when known.
+    shop.shopify_shop_id = legacy_id(details.get("id")) or shop.shopify_shop_id
     session.flush()
     return True
 

@@ -10,6 +10,9 @@ webhooks for the same orders arriving meanwhile credit nothing twice.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import json
 import logging
 import time
@@ -18,16 +21,18 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.customers.events import apply_customer
 from app.domain.events import CustomerEvent, PurchaseEvent
 from app.models.shop import Shop
-from app.models.shop_jobs import BackfillJob
+from app.models.shop_jobs import BACKFILL_OPEN, BackfillJob, BackfillStatus
 from app.models.types import utcnow
 from app.points.purchases import apply_purchase
-from app.shopify.errors import ShopifyUserErrors
+from app.shopify.crypto import TokenDecryptError, cipher_for
+from app.shopify.errors import ShopifyUnavailable, ShopifyUserErrors
 from app.shopify.graphql import load_document
 from app.shopify.pacing import CostPacer, paced_execute
 from app.shopify.payloads.bulk import customer_event, order_event
@@ -37,8 +42,38 @@ log = logging.getLogger(__name__)
 
 KINDS = ("customers", "orders")  # customers first: members exist before their orders credit them
 CHUNK = 500  # lines applied per transaction
-DONE, FAILED = "done", "failed"
-OPEN_STATES = ("pending", "running", "downloading")
+ENCRYPTED = "enc1:"  # prefix of an encrypted result URL in BackfillJob.result_url
+
+
+def _url_aad(job: BackfillJob) -> bytes:
+    return f"backfill_jobs|{job.shop_id}|{job.id}|result_url".encode()
+
+
+def set_result_url(job: BackfillJob, url: str | None) -> None:
+    """Keep the result URL encrypted like the tokens: it is signed and grants the shop's whole export
+    to whoever holds it until it expires (https://shopify.dev/docs/api/usage/bulk-operations/queries)."""
+    if not url:
+        job.result_url = None
+        return
+    cipher = cipher_for(current_app.config["SETTINGS"].token_encryption_keys)
+    job.result_url = ENCRYPTED + base64.b64encode(cipher.encrypt(url, _url_aad(job))).decode()
+
+
+def result_url(job: BackfillJob) -> str | None:
+    """The result URL in clear, for the download only; never log or store what this returns."""
+    stored = job.result_url
+    if not stored or not stored.startswith(ENCRYPTED):
+        return stored  # none yet, or a row written before URLs were encrypted
+    cipher = cipher_for(current_app.config["SETTINGS"].token_encryption_keys)
+    try:
+        return cipher.decrypt(base64.b64decode(stored.removeprefix(ENCRYPTED)), _url_aad(job))
+    except (TokenDecryptError, binascii.Error, ValueError):
+        return None  # made under a key no longer configured: the export is run again
+
+
+def safe_url(url: str) -> str:
+    """The URL without its query string (where signed URLs keep their signature): fit for a log line."""
+    return url.split("?", 1)[0].split("#", 1)[0]
 
 
 def start(
@@ -49,14 +84,18 @@ def start(
     for kind in kinds:
         job = session.scalar(
             select(BackfillJob)
-            .where(BackfillJob.shop_id == shop.id, BackfillJob.kind == kind, BackfillJob.status != FAILED)
+            .where(
+                BackfillJob.shop_id == shop.id,
+                BackfillJob.kind == kind,
+                BackfillJob.status != BackfillStatus.FAILED,
+            )
             .order_by(BackfillJob.id.desc())
         )
         if job is None:
-            job = BackfillJob(shop_id=shop.id, kind=kind, status="pending", detail={})
+            job = BackfillJob(shop_id=shop.id, kind=kind, status=BackfillStatus.PENDING, detail={})
             session.add(job)
             session.commit()
-        if job.status == "pending":
+        if job.status == BackfillStatus.PENDING:
             _run_query(session, job, client, pacer)
         jobs.append(job)
     return jobs
@@ -73,7 +112,7 @@ def _run_query(session: Session, job: BackfillJob, client: Any, pacer: CostPacer
         session.commit()
         return
     op = data["bulkOperationRunQuery"]["bulkOperation"]
-    job.bulk_operation_id, job.status, job.error = op["id"], "running", None
+    job.bulk_operation_id, job.status, job.error = op["id"], BackfillStatus.RUNNING, None
     session.commit()
 
 
@@ -83,13 +122,14 @@ def poll(session: Session, job: BackfillJob, client: Any, pacer: CostPacer) -> N
     op = data.get("bulkOperation") or {}
     status = op.get("status")
     if status == "COMPLETED":
-        job.result_url = op.get("url")
+        session.flush()  # the job's id is part of the URL's associated data
+        set_result_url(job, op.get("url"))
         job.total = int(op.get("rootObjectCount") or 0)
-        job.status = "downloading" if job.result_url else DONE
-        if job.status == DONE:
+        job.status = BackfillStatus.DOWNLOADING if job.result_url else BackfillStatus.DONE
+        if job.status == BackfillStatus.DONE:
             job.finished_at = utcnow()
     elif status in ("FAILED", "CANCELED", "EXPIRED"):
-        job.status, job.error = FAILED, f"bulk operation {status}: {op.get('errorCode')}"
+        job.status, job.error = BackfillStatus.FAILED, f"bulk operation {status}: {op.get('errorCode')}"
     session.commit()
 
 
@@ -119,12 +159,21 @@ def consume(
     errors = int((job.detail or {}).get("errors", 0))
     finished = False
     headers = {"Range": f"bytes={offset}-"} if offset else {}
-    with http.stream("GET", job.result_url, headers=headers) as response:
+    url = result_url(job)
+    if url is None:  # unreadable (the key that encrypted it was retired): ask Shopify for a new export
+        job.status, job.error, job.bulk_operation_id = (
+            BackfillStatus.PENDING,
+            "result URL unreadable; export again",
+            None,
+        )
+        session.commit()
+        return 0
+    with _download(http, url, headers) as response:
         if response.status_code == 416:  # nothing after our offset: the file was applied whole
             finished = True
-            lines = iter(())
+            lines: Iterator[tuple[int, bytes, int]] = iter(())
         else:
-            response.raise_for_status()
+            _raise_for_status(response, url)
             resumed = response.status_code == 206
             first = job.lines_consumed + 1 if resumed else 1
             lines = _lines(response, first, offset if resumed else 0)
@@ -152,9 +201,29 @@ def consume(
         else:
             finished = True
     if finished:
-        job.status, job.finished_at = DONE, now()
+        job.status, job.finished_at = BackfillStatus.DONE, now()
     _checkpoint(session, job, last, offset, roots, errors, started, start_lines, clock)
     return applied
+
+
+@contextlib.contextmanager
+def _download(http: httpx.Client, url: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
+    """Stream the result file; httpx's errors quote the signed URL, so they are replaced by ours."""
+    try:
+        with http.stream("GET", url, headers=headers) as response:
+            yield response
+    except httpx.HTTPError as exc:
+        raise ShopifyUnavailable(
+            f"bulk result download failed ({type(exc).__name__}) at {safe_url(url)}"
+        ) from None
+
+
+def _raise_for_status(response: httpx.Response, url: str) -> None:
+    if response.status_code >= 400:
+        raise ShopifyUnavailable(
+            f"bulk result download answered HTTP {response.status_code} at {safe_url(url)}",
+            status=response.status_code,
+        )
 
 
 def _lines(response: httpx.Response, first: int, offset: int) -> Iterator[tuple[int, bytes, int]]:
@@ -206,7 +275,7 @@ def _checkpoint(
         "errors": errors,
         "bytes_consumed": offset,
         "rate_per_s": round(rate, 1),
-        "eta_s": round(remaining / rate, 1) if rate > 0 and job.status != DONE else 0,
+        "eta_s": round(remaining / rate, 1) if rate > 0 and job.status != BackfillStatus.DONE else 0,
     }
     session.commit()
 
@@ -223,14 +292,14 @@ def advance(
 ) -> list[BackfillJob]:
     """Move every open job of the shop one step: start, poll, or stream (customers before orders)."""
     jobs = session.scalars(
-        select(BackfillJob).where(BackfillJob.shop_id == shop.id, BackfillJob.status.in_(OPEN_STATES))
+        select(BackfillJob).where(BackfillJob.shop_id == shop.id, BackfillJob.status.in_(BACKFILL_OPEN))
     ).all()
     for job in sorted(jobs, key=lambda j: KINDS.index(j.kind) if j.kind in KINDS else len(KINDS)):
-        if job.status == "pending":
+        if job.status == BackfillStatus.PENDING:
             _run_query(session, job, client, pacer)
-        if job.status == "running":
+        if job.status == BackfillStatus.RUNNING:
             poll(session, job, client, pacer)
-        if job.status == "downloading":
+        if job.status == BackfillStatus.DOWNLOADING:
             consume(session, shop, job, http, max_lines=max_lines, max_seconds=max_seconds)
     return list(jobs)
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models.inbox import DONE, IGNORED, InboxEvent
+from app.models.inbox import InboxEvent, InboxStatus
 from app.models.shop import Shop
 from app.models.shop_jobs import BackfillJob
 from app.shopify.payloads.rest import NormaliseError
@@ -29,5 +29,5 @@ def bulk_operation_finished(session: Session, shop: Shop, row: InboxEvent, body:
         )
     )
     if job is None:
-        return IGNORED
-    return DONE
+        return InboxStatus.IGNORED
+    return InboxStatus.DONE

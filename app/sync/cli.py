@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import time
 
@@ -14,8 +15,9 @@ from sqlalchemy import select
 from app.extensions import db
 from app.jobs import leases
 from app.jobs.wakeup import SYNC_CHANNEL, Wakeup
-from app.models.shop import INSTALLED, Shop
-from app.models.shop_jobs import BackfillJob
+from app.models.processes import beat
+from app.models.shop import Shop, ShopStatus
+from app.models.shop_jobs import BackfillJob, BackfillStatus
 from app.shopify.client import AdminClient
 from app.shopify.http import shopify_http_client
 from app.shopify.pacing import CostPacer
@@ -25,10 +27,12 @@ from app.sync.reconcile import reconcile_all
 from app.sync.runner import PassResult, run_pass
 
 REDEMPTIONS_EVERY = 10.0  # seconds between checks of a shop's reward codes (used by an order, expired)
+PASS_BACKOFF_CAP = 30.0  # seconds: the longest pause after passes that failed (the database away)
+log = logging.getLogger(__name__)
 
 
 def _shops(domains: tuple[str, ...]) -> list[Shop]:
-    query = select(Shop).where(Shop.status == INSTALLED).order_by(Shop.id)
+    query = select(Shop).where(Shop.status == ShopStatus.INSTALLED).order_by(Shop.id)
     if domains:
         query = query.where(Shop.domain.in_(domains))
     return list(db.session.scalars(query))
@@ -61,8 +65,7 @@ def sync_command(domains: tuple[str, ...], once: bool, interval: float, verbose:
     wakeup = Wakeup(db.engine, SYNC_CHANNEL)
     with shopify_http_client(current_app.config["SETTINGS"]) as http, contextlib.closing(wakeup):
         while not syncer.stopping:
-            busy = syncer.one_pass(http)
-            db.session.remove()
+            busy = syncer.guarded_pass(http, interval)
             if once:
                 break
             if not busy:
@@ -79,17 +82,45 @@ class _Syncer:
         self.holder = leases.new_holder_id("syncer")
         self.pacers: dict[int, CostPacer] = {}  # kept across passes: they learn the bucket level
         self.redeemed: dict[int, float] = {}  # when each shop's reward codes were last settled
+        self.failed_passes = 0  # passes in a row that raised (the pause before the next one grows)
 
     def stop(self, signum=None, frame=None) -> None:
         self.stopping = True
 
+    def guarded_pass(self, http, interval: float) -> bool:
+        """`one_pass`, surviving anything it raises (the database away, a bug outside any task): logged by
+        exception type, then a growing pause (up to PASS_BACKOFF_CAP) before the next pass."""
+        try:
+            busy = self.one_pass(http)
+            self.failed_passes = 0
+            return busy
+        except Exception as exc:
+            self.failed_passes += 1
+            pause = min(PASS_BACKOFF_CAP, interval * 2 ** min(self.failed_passes, 10))
+            log.warning("sync pass failed: %s; next pass in %.1f s", type(exc).__name__, pause)
+            time.sleep(pause)
+            return False
+        finally:
+            with contextlib.suppress(Exception):  # a connection lost with the database is dropped here
+                db.session.remove()
+
     def one_pass(self, http) -> bool:
         """One pass over the shops; True when some shop still had work in hand."""
         busy = False
+        beat(db.session, "syncer", self.holder)  # at most every few seconds (/readyz, /metrics), shops or not
         for shop in _shops(self.domains):
             if self.stopping:
                 break
-            result = self._shop_pass(shop, http)
+            beat(db.session, "syncer", self.holder)  # a long pass over many shops still beats
+            shop_id, domain = shop.id, shop.domain
+            try:
+                result = self._shop_pass(shop, http)
+            except Exception as exc:  # one shop's pass cannot stop the others'
+                with contextlib.suppress(Exception):
+                    db.session.rollback()
+                log.warning("sync pass for shop %s failed: %s", shop_id, type(exc).__name__)
+                click.echo(f"{domain}: pass failed ({type(exc).__name__})")
+                continue
             busy = busy or bool(result.sync and any(result.sync.progress))
             if self.verbose or result.error:
                 click.echo(f"{shop.domain}: {result}")
@@ -157,7 +188,7 @@ def backfill_run(domain: str, poll: float) -> None:
                 click.echo(backfill_service.progress(job))
             if not jobs:
                 break
-            if all(j.status == "running" for j in jobs):
+            if all(j.status == BackfillStatus.RUNNING for j in jobs):
                 time.sleep(poll)
 
 

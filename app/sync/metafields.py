@@ -50,29 +50,48 @@ class BatchResult:
     refused: dict[int, str] = field(default_factory=dict)
     stale: set[int] = field(default_factory=set)  # compareDigest mismatch: re-read, then retry
     calls: int = 0
+    namespaces: set[str] = field(default_factory=set)  # as Shopify answered: `$app` resolved to `app--<id>`
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """(namespace, key) of a projection key: a bare key is the app's (`$app`), `tsunagu.rank` the mirror's."""
+    namespace, _, short = key.rpartition(".")
+    return namespace or NAMESPACE, short
+
+
+def _projection_key(namespace: str, key: str) -> str:
+    return key if namespace == NAMESPACE else f"{namespace}.{key}"
 
 
 def diff(projection: Projection, values: dict[str, str], digests: dict[str, str]) -> MemberChange:
-    """Only what differs from what Shopify holds (`values`) becomes a write; None values become deletes."""
+    """Only what differs from what Shopify holds (`values`) becomes a write; None values become deletes.
+
+    The mirror in a merchant-owned namespace is different: any app may write there, so its values are
+    re-asserted whenever the member is synced (without compareDigest), and removed when the projection no
+    longer has them (the merchant switched the mirror off).
+    """
     change = MemberChange(projection)
     for key, wanted in sorted(projection.metafields.items()):
         held = values.get(key)
+        namespace, short = split_key(key)
+        mirrored = namespace != NAMESPACE
         if wanted.value is None:
             if held is not None:
                 change.deletes.append(key)
             continue
-        if wanted.value == held:
+        if wanted.value == held and not mirrored:
             continue
         item: dict[str, Any] = {
             "ownerId": projection.customer_gid,
-            "namespace": NAMESPACE,
-            "key": key,
+            "namespace": namespace,
+            "key": short,
             "type": wanted.type,
             "value": wanted.value,
         }
-        if key in digests:
+        if key in digests and not mirrored:
             item["compareDigest"] = digests[key]
         change.sets.append(item)
+    change.deletes.extend(sorted(k for k in values if "." in k and k not in projection.metafields))
     return change
 
 
@@ -111,16 +130,26 @@ def send_sets(client: Any, pacer: CostPacer, batch: Sequence[tuple[MemberChange,
             pending = [(c, item) for c, item in pending if c.member_id not in bad]
             continue
         written = (data.get("metafieldsSet") or {}).get("metafields") or []
+        result.namespaces.update(str(m["namespace"]) for m in written if m.get("namespace"))
         by_owner_key = {
-            ((m.get("owner") or {}).get("id"), m["key"]): (m["value"], m.get("compareDigest"))
+            ((m.get("owner") or {}).get("id"), _sent_as(m.get("namespace")), m["key"]): (
+                m["value"],
+                m.get("compareDigest"),
+            )
             for m in written
         }
         for change, item in pending:
             confirmed = result.confirmed.setdefault(change.member_id, {})
-            owner_key = (change.projection.customer_gid, item["key"])
-            confirmed[item["key"]] = by_owner_key.get(owner_key, (item["value"], None))
+            owner_key = (change.projection.customer_gid, item["namespace"], item["key"])
+            key = _projection_key(item["namespace"], item["key"])
+            confirmed[key] = by_owner_key.get(owner_key, (item["value"], None))
         pending = []
     return result
+
+
+def _sent_as(namespace: str | None) -> str:
+    """The namespace as the app sent it: Shopify answers `$app` writes with the resolved `app--<id>`."""
+    return NAMESPACE if namespace is None or namespace.startswith("app--") else namespace
 
 
 def send_deletes(client: Any, pacer: CostPacer, changes: Sequence[MemberChange]) -> dict[int, list[str]]:
@@ -131,7 +160,10 @@ def send_deletes(client: Any, pacer: CostPacer, changes: Sequence[MemberChange])
         chunk = items[start : start + MAX_PER_CALL]
         variables = {
             "metafields": [
-                {"ownerId": c.projection.customer_gid, "namespace": NAMESPACE, "key": key} for c, key in chunk
+                dict(
+                    zip(("namespace", "key"), split_key(key), strict=True), ownerId=c.projection.customer_gid
+                )
+                for c, key in chunk
             ]
         }
         paced_execute(client, pacer, METAFIELDS_DELETE, variables)
@@ -140,11 +172,15 @@ def send_deletes(client: Any, pacer: CostPacer, changes: Sequence[MemberChange])
     return done
 
 
-def read_current(client: Any, pacer: CostPacer, customer_gid: str) -> tuple[dict[str, str], dict[str, str]]:
-    """What Shopify holds now for one customer (values and digests), after a compareDigest conflict."""
-    data = paced_execute(
-        client, pacer, CUSTOMER_METAFIELDS, {"id": customer_gid, "first": 50}, expected_cost=60
-    )
+def read_current(
+    client: Any, pacer: CostPacer, customer_gid: str, namespace: str | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """What Shopify holds now for one customer (values and digests), after a compareDigest conflict.
+
+    `namespace` is the shop's learned `app--<id>`; `$app` (resolved by Shopify) until it is known.
+    """
+    variables = {"id": customer_gid, "first": 50, "namespace": namespace or NAMESPACE}
+    data = paced_execute(client, pacer, CUSTOMER_METAFIELDS, variables, expected_cost=60)
     nodes = (((data.get("customer") or {}).get("metafields")) or {}).get("nodes") or []
     values = {n["key"]: n["value"] for n in nodes}
     digests = {n["key"]: n["compareDigest"] for n in nodes}

@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.jobs.inbox import Delivery, record
 from app.models.inbox import InboxEvent
-from app.models.shop import Shop
+from app.models.shop import Shop, ShopStatus
 from app.models.sync_state import ShopSyncStatus
-from app.models.types import utcnow
+from app.models.types import rows_affected, utcnow
 from app.shopify.errors import ShopifyError, ShopifyThrottled
 from app.shopify.payloads.rest import legacy_id, timestamp
 
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 RECONCILE_SOURCE = "reconcile"
 RECONCILED_TOPIC = "orders/reconciled"
-DEFAULT_INTERVAL = timedelta(minutes=15)
 # Shopify's search index trails writes a little, and rows dedupe by order@updatedAt: overlap costs nothing.
 OVERLAP = timedelta(minutes=5)
 PAGE_SIZE = 4  # with the nested refunds, keeps the requested cost of a page under Shopify's 1000
@@ -216,25 +215,27 @@ def _claim_due(session: Session, shop: Shop, interval: timedelta) -> bool:
     """Compare-and-set on last_reconciled_at: however many workers, one reconciles a shop per interval."""
     _status(session, shop)
     now = utcnow()
-    taken = session.execute(
-        update(ShopSyncStatus)
-        .where(
-            ShopSyncStatus.shop_id == shop.id,
-            or_(
-                ShopSyncStatus.last_reconciled_at.is_(None),
-                ShopSyncStatus.last_reconciled_at < now - interval,
-            ),
+    taken = rows_affected(
+        session.execute(
+            update(ShopSyncStatus)
+            .where(
+                ShopSyncStatus.shop_id == shop.id,
+                or_(
+                    ShopSyncStatus.last_reconciled_at.is_(None),
+                    ShopSyncStatus.last_reconciled_at < now - interval,
+                ),
+            )
+            .values(last_reconciled_at=now)
+            .execution_options(synchronize_session=False)
         )
-        .values(last_reconciled_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     session.commit()
     return taken == 1
 
 
 def reconcile_all(session: Session, shop_domain: str | None = None) -> list[ReconcileResult]:
     """Every installed shop (or one), now, regardless of when it last ran."""
-    stmt = select(Shop).where(Shop.status == "installed").order_by(Shop.id)
+    stmt = select(Shop).where(Shop.status == ShopStatus.INSTALLED).order_by(Shop.id)
     if shop_domain:
         stmt = stmt.where(Shop.domain == shop_domain)
     results = []
@@ -250,8 +251,8 @@ def reconcile_all(session: Session, shop_domain: str | None = None) -> list[Reco
 def reconcile_due_shops() -> None:
     """The worker loop's hook: reconcile each installed shop whose interval has passed."""
     session = db.session
-    seconds = float(current_app.config.get("RECONCILE_INTERVAL_SECONDS", DEFAULT_INTERVAL.total_seconds()))
-    shops = session.scalars(select(Shop).where(Shop.status == "installed").order_by(Shop.id)).all()
+    seconds = current_app.config["SETTINGS"].reconcile_interval_seconds
+    shops = session.scalars(select(Shop).where(Shop.status == ShopStatus.INSTALLED).order_by(Shop.id)).all()
     for shop in shops:
         if not _claim_due(session, shop, timedelta(seconds=seconds)):
             continue

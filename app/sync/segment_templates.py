@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.domain.settings import RankRules
+from app.i18n import DEFAULT_LOCALE, translate, translate_or
 
 OPERATORS = ("=", "!=", ">", ">=", "<", "<=", "BETWEEN")
 _OFFSET = re.compile(r"^([+-])(\d{1,4})d$")
@@ -101,37 +102,53 @@ def validate(definition: SegmentDefinition) -> SegmentDefinition:
     return definition
 
 
-def standard_definitions(ranks: RankRules) -> list[SegmentDefinition]:
-    """The segments every install starts with."""
+def template_name(handle: str, locale: str, rank: str | None = None) -> str:
+    """A standard segment's name as created in Shopify, in the shop's language (ja/en catalogues)."""
+    if rank is not None:  # merchant-named ranks have no catalogue entry: their handle, title-cased
+        tier = translate_or(f"rank.{rank}", rank.title(), locale)
+        label = translate("segment_template.rank_up", locale, rank=tier)
+    else:
+        label = translate(f"segment_template.{handle}", locale)
+    return f"Tsunagu: {label}"
+
+
+def standard_definitions(ranks: RankRules, locale: str = DEFAULT_LOCALE) -> list[SegmentDefinition]:
+    """The segments every install starts with, named in `locale` (the shop's language)."""
     tiers = [t.handle for t in ranks.tiers]
     out = [
         SegmentDefinition(
             f"rank-{handle}-up",
-            f"Tsunagu: {handle.title()} and up",
+            template_name(f"rank-{handle}-up", locale, rank=handle),
             tuple((Condition("rank", "=", h),) for h in tiers[i:]),
         )
         for i, handle in enumerate(tiers)
         if i > 0  # the lowest rank and up is everyone
     ]
     out += [
-        SegmentDefinition("omni", "Tsunagu: Store and online", ((Condition("channel_mix", "=", "omni"),),)),
+        SegmentDefinition("omni", template_name("omni", locale), ((Condition("channel_mix", "=", "omni"),),)),
         SegmentDefinition(
-            "store-only", "Tsunagu: Store only", ((Condition("channel_mix", "=", "store_only"),),)
+            "store-only",
+            template_name("store-only", locale),
+            ((Condition("channel_mix", "=", "store_only"),),),
         ),
         SegmentDefinition(
-            "online-only", "Tsunagu: Online only", ((Condition("channel_mix", "=", "online_only"),),)
+            "online-only",
+            template_name("online-only", locale),
+            ((Condition("channel_mix", "=", "online_only"),),),
         ),
         SegmentDefinition(
-            "dormant-90d", "Tsunagu: Dormant 90 days", ((Condition("last_purchase_at", "<", "-90d"),),)
+            "dormant-90d",
+            template_name("dormant-90d", locale),
+            ((Condition("last_purchase_at", "<", "-90d"),),),
         ),
         SegmentDefinition(
             "points-expiring-30d",
-            "Tsunagu: Points expiring within 30 days",
+            template_name("points-expiring-30d", locale),
             ((Condition("points_expire_at", "BETWEEN", ("today", "+30d")),),),
         ),
         SegmentDefinition(
             "store-regulars-no-line",
-            "Tsunagu: Store regulars not on LINE",
+            template_name("store-regulars-no-line", locale),
             ((Condition("store_purchase_count", ">=", 3), Condition("line_linked", "=", False)),),
         ),
     ]
@@ -234,8 +251,8 @@ def _holds(c: Condition, values: Mapping[str, str | None], today: date) -> bool:
 def filter_names_from(nodes: Sequence[Mapping[str, Any]], namespace: str) -> dict[str, str]:
     """Map each of our metafield keys to the queryName `segmentFilters` lists for it.
 
-    App-owned metafields are listed under their resolved namespace (`app--<client id>`), next to other
-    apps' and the merchant's; only ours count.
+    App-owned metafields are listed under their resolved namespace (`app--<numeric app id>`, learned from
+    Shopify: app/shops/namespace.py), next to other apps' and the merchant's; only ours count.
     """
     names: dict[str, str] = {}
     for node in nodes:

@@ -15,14 +15,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import load_settings
+from app.i18n import DEFAULT_LOCALE
 from app.members.projection import project
-from app.models.member import Member
+from app.models.member import Member, MemberStatus
 from app.models.shop import Shop
-from app.models.sync_state import ShopSegment
+from app.models.sync_state import SegmentStatus, ShopSegment
 from app.models.types import utcnow
 from app.shopify.errors import ShopifyUserErrors
 from app.shopify.pacing import CostPacer, paced_execute
+from app.shops.namespace import learn as learn_namespace
 from app.shops.rules import load_rules
 from app.sync.segment_templates import (
     SegmentDefinition,
@@ -54,16 +55,11 @@ class SegmentCount:
         return self.shopify_count == self.app_count
 
 
-def app_namespace() -> str:
-    """Where `$app` metafields live for this app (`app--<client id>`)."""
-    from flask import current_app, has_app_context
+def fetch_filter_names(client: Any, pacer: CostPacer, namespace: str) -> dict[str, str]:
+    """Every page of `segmentFilters`, reduced to our metafield keys -> query names.
 
-    settings = current_app.config["SETTINGS"] if has_app_context() else load_settings()
-    return f"app--{settings.api_key}"
-
-
-def fetch_filter_names(client: Any, pacer: CostPacer) -> dict[str, str]:
-    """Every page of `segmentFilters`, reduced to our metafield keys -> query names."""
+    `namespace` is the shop's resolved `$app` namespace (`Shop.app_namespace`, app/shops/namespace.py).
+    """
     nodes: list[dict[str, Any]] = []
     after = None
     while True:
@@ -75,7 +71,7 @@ def fetch_filter_names(client: Any, pacer: CostPacer) -> dict[str, str]:
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
-    return filter_names_from(nodes, app_namespace())
+    return filter_names_from(nodes, namespace)
 
 
 def _existing_by_name(client: Any, pacer: CostPacer) -> dict[str, dict[str, Any]]:
@@ -129,33 +125,36 @@ def ensure_segment(
             shop_id=shop.id, handle=definition.handle, kind=kind, name=definition.name, query=""
         )
         session.add(row)
-    if row.status == "created" and row.shopify_id:
+    if row.status == SegmentStatus.CREATED and row.shopify_id:
         return row
     row.name, row.definition, row.kind = definition.name, definition.to_json(), kind
     try:
         row.query = render(definition, filter_names)
     except SegmentDefinitionError as exc:
-        row.status, row.error = "invalid", str(exc)
+        row.status, row.error = SegmentStatus.INVALID, str(exc)
         session.commit()
         return row
     adopted = existing.get(definition.name)
     if adopted is not None and adopted["query"] == row.query:
-        row.shopify_id, row.status, row.error = adopted["id"], "created", None
+        row.shopify_id, row.status, row.error = adopted["id"], SegmentStatus.CREATED, None
         session.commit()
         return row
     count, problem = check_query(client, pacer, row.query)
     if problem:
-        row.status, row.error = "invalid", problem
+        row.status, row.error = SegmentStatus.INVALID, problem
         session.commit()
         return row
     try:
         data = paced_execute(client, pacer, "segment_create", {"name": definition.name, "query": row.query})
     except ShopifyUserErrors as exc:
-        row.status, row.error = "invalid", "; ".join(str(e.get("message")) for e in exc.user_errors)
+        row.status, row.error = (
+            SegmentStatus.INVALID,
+            "; ".join(str(e.get("message")) for e in exc.user_errors),
+        )
         session.commit()
         return row
     row.shopify_id = data["segmentCreate"]["segment"]["id"]
-    row.status, row.error = "created", None
+    row.status, row.error = SegmentStatus.CREATED, None
     row.shopify_count, row.counted_at = count, utcnow()
     session.commit()
     return row
@@ -164,10 +163,17 @@ def ensure_segment(
 def install_standard_segments(
     session: Session, shop: Shop, client: Any, pacer: CostPacer
 ) -> list[ShopSegment]:
-    """On install: the standard segments (each rank and up, channel mix, dormant, expiring, regulars)."""
-    names = fetch_filter_names(client, pacer)
+    """On install: the standard segments (each rank and up, channel mix, dormant, expiring, regulars).
+
+    Waits (returns nothing, creates no rows) while the shop's `$app` namespace cannot be learned.
+    """
+    namespace = learn_namespace(session, shop, client, pacer)
+    if namespace is None:
+        return []
+    names = fetch_filter_names(client, pacer, namespace)
     existing = _existing_by_name(client, pacer)
-    definitions = standard_definitions(load_rules(shop).ranks)
+    # Named in the language staff use the app in (recorded on app loads), so a Japanese shop reads Japanese.
+    definitions = standard_definitions(load_rules(shop).ranks, shop.locale or DEFAULT_LOCALE)
     return [ensure_segment(session, shop, client, pacer, d, names, existing) for d in definitions]
 
 
@@ -181,7 +187,10 @@ def add_custom_segment(
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "segment"
     handle = f"custom-{slug}"
     definition = validate(SegmentDefinition.from_json(handle, name, {"groups": groups}))
-    names = fetch_filter_names(client, pacer)
+    namespace = learn_namespace(session, shop, client, pacer)
+    if namespace is None:
+        raise SegmentDefinitionError("Shopify has not told the app its metafield namespace yet; try again")
+    names = fetch_filter_names(client, pacer, namespace)
     existing = _existing_by_name(client, pacer)
     return ensure_segment(session, shop, client, pacer, definition, names, existing, kind="custom")
 
@@ -197,7 +206,7 @@ def app_counts(session: Session, shop: Shop, now: datetime | None = None) -> dic
     while True:
         members = session.scalars(
             select(Member)
-            .where(Member.shop_id == shop.id, Member.status == "active", Member.id > last_id)
+            .where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE, Member.id > last_id)
             .where(Member.shopify_customer_id.is_not(None))
             .order_by(Member.id)
             .limit(COUNT_BATCH)
@@ -222,7 +231,7 @@ def compare_counts(
         select(ShopSegment).where(ShopSegment.shop_id == shop.id).order_by(ShopSegment.id)
     ):
         shopify_count = None
-        if row.status == "created" and row.shopify_id:
+        if row.status == SegmentStatus.CREATED and row.shopify_id:
             data = paced_execute(
                 client, pacer, "segment_member_count", {"segmentId": row.shopify_id}, expected_cost=5
             )

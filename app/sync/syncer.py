@@ -20,11 +20,13 @@ from sqlalchemy.orm import Session, scoped_session
 
 from app.jobs import leases
 from app.members.projection import Projection, project
-from app.models.member import Member
+from app.models.member import Member, MemberStatus
 from app.models.shop import Shop
 from app.models.sync_state import MemberSyncState
 from app.models.types import utcnow
 from app.shopify.pacing import MUTATION_COST, CostPacer
+from app.shops.namespace import namespace_written
+from app.shops.namespace import remember as remember_namespace
 from app.sync import freshness
 from app.sync.metafields import MemberChange, diff, pack, read_current, send_deletes, send_sets
 from app.sync.tags import TagChange, push_tag_changes, tag_changes
@@ -80,7 +82,7 @@ def dirty_members(session: Session, shop: Shop, today: date, limit: int) -> list
         .outerjoin(state, state.member_id == Member.id)
         .where(
             Member.shop_id == shop.id,
-            Member.status == "active",
+            Member.status == MemberStatus.ACTIVE,
             Member.shopify_customer_id.is_not(None),
             or_(
                 state.member_id.is_(None),
@@ -111,7 +113,7 @@ def _ensure_states(session: Session, shop: Shop, members: list[Member]) -> dict[
     """Sync state rows for the members (created race-free: the freshness hook may insert them too)."""
     table = MemberSyncState.__table__
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    rows = [
+    blank = [
         {
             "member_id": m.id,
             "shop_id": shop.id,
@@ -122,7 +124,7 @@ def _ensure_states(session: Session, shop: Shop, members: list[Member]) -> dict[
         }
         for m in members
     ]
-    session.execute(dialect.insert(table).on_conflict_do_nothing(), rows)
+    session.execute(dialect.insert(table).on_conflict_do_nothing(), blank)
     ids = [m.id for m in members]
     rows = session.scalars(
         select(MemberSyncState)
@@ -190,7 +192,45 @@ def _sync_round(
     states = _ensure_states(session, shop, members)
     projections = project(session, shop, members, started)
     report.members += len(projections)
+    changes = _diff_round(members, states, projections)
+    session.commit()
+
+    blocked = _write_metafields(session, shop, client, pacer, changes, states, projections, report)
+    # One commit for all the calls (a commit is a disk flush). Confirmations lost to a crash before it
+    # are harmless: the next pass re-sends with the old digests, Shopify answers STALE_OBJECT where the
+    # value moved, and the syncer re-reads before writing again.
+    _delete_metafields(
+        client, pacer, [c for c in changes if c.deletes and c.member_id not in blocked], states, report
+    )
+    # The metafields are in Shopify now: that is the freshness the merchant's tools see (a sale's
+    # metafields within a second), so the clock stops here, before the slower tag calls.
+    written_at = now()
+    for change in changes:
+        if change.member_id not in blocked:
+            _metafields_visible(session, shop, states[change.member_id], change.projection, written_at)
+    session.commit()
+
+    # Tags are idempotent in Shopify, so one commit for the round is enough: a crash re-sends at worst.
+    wrote = any(not c.empty for c in changes)
+    unblocked = [c for c in changes if c.member_id not in blocked]
+    planned, settled = _plan_tags(pacer, unblocked, states, wrote, report)
+    calls, refused = push_tag_changes(client, pacer, planned)
+    report.tag_calls += calls
     today = shop_today(shop, started)
+    for change in settled:
+        state = states[change.member_id]
+        if change.member_id in refused:
+            _refuse(state, change.projection, refused[change.member_id], report)
+            continue
+        state.tags = sorted(change.projection.tags)
+        _confirm(session, shop, state, change.projection, today, now(), report)
+    session.commit()
+
+
+def _diff_round(
+    members: list[Member], states: dict[int, MemberSyncState], projections: dict[int, Projection]
+) -> list[MemberChange]:
+    """Each projected member's change against what Shopify was last confirmed to hold."""
     changes: list[MemberChange] = []
     for member in members:
         state = states[member.id]
@@ -206,15 +246,29 @@ def _sync_round(
             # (A member whose metafields are written and whose tags wait for budget has nothing to measure.)
             state.pending_since = member.updated_at
         changes.append(change)
-    session.commit()
+    return changes
 
+
+def _write_metafields(
+    session: Session,
+    shop: Shop,
+    client: Any,
+    pacer: CostPacer,
+    changes: list[MemberChange],
+    states: dict[int, MemberSyncState],
+    projections: dict[int, Projection],
+    report: SyncReport,
+) -> set[int]:
+    """metafieldsSet in batches; returns the members Shopify refused or found stale (skipped from here on)."""
     blocked: set[int] = set()
-    for planned in pack(changes):
-        batch = [(c, item) for c, item in planned if c.member_id not in blocked]
+    for packed in pack(changes):
+        batch = [(c, item) for c, item in packed if c.member_id not in blocked]
         if not batch:
             continue
         result = send_sets(client, pacer, batch)
         report.set_calls += result.calls
+        for namespace in result.namespaces:  # `$app` as Shopify resolved it; committed with the round
+            remember_namespace(shop, namespace_written(namespace))
         for member_id, confirmed in result.confirmed.items():
             state = states[member_id]
             state.values = {**state.values, **{k: v for k, (v, _) in confirmed.items() if v is not None}}
@@ -225,50 +279,59 @@ def _sync_round(
             blocked.add(member_id)
         for member_id in result.stale:
             # Someone wrote since our last confirmation: learn what Shopify holds, retry next round.
-            values, digests = read_current(client, pacer, projections[member_id].customer_gid)
+            gid = projections[member_id].customer_gid
+            values, digests = read_current(client, pacer, gid, shop.app_namespace)
+            # The re-read covers the app's namespace; what the mirror holds (`tsunagu.*`) stays known.
+            values |= {k: v for k, v in states[member_id].values.items() if "." in k}
             states[member_id].values, states[member_id].digests = values, digests
             report.stale += 1
             blocked.add(member_id)
-    # One commit for all the calls (a commit is a disk flush). Confirmations lost to a crash before it
-    # are harmless: the next pass re-sends with the old digests, Shopify answers STALE_OBJECT where the
-    # value moved, and the syncer re-reads before writing again.
+    return blocked
 
-    deletable = [c for c in changes if c.deletes and c.member_id not in blocked]
-    if deletable:
-        for member_id, keys in send_deletes(client, pacer, deletable).items():
-            state = states[member_id]
-            state.values = {k: v for k, v in state.values.items() if k not in keys}
-            state.digests = {k: v for k, v in state.digests.items() if k not in keys}
-            report.metafields_deleted += len(keys)
 
-    # The metafields are in Shopify now: that is the freshness the merchant's tools see (a sale's
-    # metafields within a second), so the clock stops here, before the slower tag calls.
-    written_at = now()
-    for change in changes:
-        if change.member_id not in blocked:
-            _metafields_visible(session, shop, states[change.member_id], change.projection, written_at)
-    session.commit()
+def _delete_metafields(
+    client: Any,
+    pacer: CostPacer,
+    deletable: list[MemberChange],
+    states: dict[int, MemberSyncState],
+    report: SyncReport,
+) -> None:
+    """metafieldsDelete for values a member no longer has; the confirmed state forgets them."""
+    if not deletable:
+        return
+    for member_id, keys in send_deletes(client, pacer, deletable).items():
+        state = states[member_id]
+        state.values = {k: v for k, v in state.values.items() if k not in keys}
+        state.digests = {k: v for k, v in state.digests.items() if k not in keys}
+        report.metafields_deleted += len(keys)
 
-    # Tags are idempotent in Shopify, so one commit for the round is enough: a crash re-sends at worst.
-    # A tag mutation costs 10 points, and on a Standard bucket a stream of new members' tags outspends
-    # the restore rate; waiting for budget here would hold up the next members' metafields. So after a
-    # round that wrote metafields, tags go out only as far as the bucket affords them at once, and the
-    # rest stay dirty for the next round; a round with only tags left waits for budget, a second at
-    # most, so fresh metafields never queue behind more than that. All of them travel in one request.
-    wrote = any(not c.empty for c in changes)
+
+def _plan_tags(
+    pacer: CostPacer,
+    changes: list[MemberChange],
+    states: dict[int, MemberSyncState],
+    wrote: bool,
+    report: SyncReport,
+) -> tuple[list[TagChange], list[MemberChange]]:
+    """The tag changes to send now, and the members whose tags are settled by them (or had none to change).
+
+    A tag mutation costs 10 points, and on a Standard bucket a stream of new members' tags outspends the
+    restore rate; waiting for budget here would hold up the next members' metafields. So after a round that
+    wrote metafields, tags go out only as far as the bucket affords them at once, and the rest stay dirty for
+    the next round; a round with only tags left waits for budget, a second at most, so fresh metafields
+    never queue behind more than that. All of them travel in one request. `wrote`: the round had metafields.
+    """
+    # After metafields, leave a second's restore in the bucket: the next sale's metafields go first.
+    headroom = pacer.restore_rate * TAG_HEADROOM_SECONDS if wrote else 0.0
     planned: list[TagChange] = []
     settled: list[MemberChange] = []
     cost = 0.0
     for change in changes:
-        if change.member_id in blocked:
-            continue
         add, remove = tag_changes(change.projection.tags, states[change.member_id].tags or [])
         if add or remove:
             tag_change = TagChange(
                 change.member_id, change.projection.customer_gid, tuple(add), tuple(remove)
             )
-            # After metafields, leave a second's restore in the bucket: the next sale's metafields go first.
-            headroom = pacer.restore_rate * TAG_HEADROOM_SECONDS if wrote else 0.0
             delay = pacer.delay_for(cost + MUTATION_COST * tag_change.mutations + headroom)
             if delay > 0 and (wrote or delay > TAG_WAIT_PER_ROUND):
                 report.tags_deferred += 1
@@ -276,16 +339,7 @@ def _sync_round(
             cost += MUTATION_COST * tag_change.mutations
             planned.append(tag_change)
         settled.append(change)
-    calls, refused = push_tag_changes(client, pacer, planned)
-    report.tag_calls += calls
-    for change in settled:
-        state = states[change.member_id]
-        if change.member_id in refused:
-            _refuse(state, change.projection, refused[change.member_id], report)
-            continue
-        state.tags = sorted(change.projection.tags)
-        _confirm(session, shop, state, change.projection, today, now(), report)
-    session.commit()
+    return planned, settled
 
 
 def _metafields_visible(

@@ -48,7 +48,9 @@ def tag_changes(desired: Iterable[str], held: Iterable[str]) -> tuple[list[str],
 
 def batch_document(operations: Sequence[tuple[str, str, Sequence[str]]]) -> tuple[str, dict[str, Any]]:
     """One mutation document with an aliased `tagsAdd`/`tagsRemove` per (mutation, customer gid, tags)."""
-    definitions, fields, variables = [], [], {}
+    definitions: list[str] = []
+    fields: list[str] = []
+    variables: dict[str, Any] = {}
     for i, (mutation, gid, tags) in enumerate(operations):
         if mutation not in ("tagsAdd", "tagsRemove"):
             raise ValueError(f"not a tag mutation: {mutation}")
@@ -71,7 +73,7 @@ def push_tag_changes(
             operations.append(("tagsRemove", change.customer_gid, change.remove, change.key))
         if change.add:
             operations.append(("tagsAdd", change.customer_gid, change.add, change.key))
-    calls, refused = 0, {}
+    calls, refused = 0, dict[Hashable, str]()
     for start in range(0, len(operations), MAX_MUTATIONS):
         chunk = operations[start : start + MAX_MUTATIONS]
         document, variables = batch_document([op[:3] for op in chunk])

@@ -18,15 +18,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.dispatch import COMPLIANCE_TOPICS, KNOWN_TOPICS
 from app.extensions import db
 from app.jobs.inbox import Delivery, record
-from app.models.inbox import IGNORED, PENDING
-from app.models.shop import INSTALLED, Shop
+from app.models.inbox import InboxStatus
+from app.models.shop import Shop, ShopStatus
 from app.shopify.payloads.rest import subject_of
+from app.shopify.payloads.retention import minimised
+from app.shopify.session_token import valid_shop_domain
 from app.webhooks.verify import verify
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger(__name__)
 
-SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 TOPIC = re.compile(r"^[a-z0-9_]{1,30}/[a-z0-9_]{1,30}$")
 OPAQUE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces: Shopify sends UUIDs
 API_VERSION = re.compile(r"^[0-9]{4}-[0-9]{2}$|^unstable$")
@@ -78,7 +79,7 @@ def receive():
         (settings.api_secret, settings.api_secret_previous),
     ):
         return _answer(401, topic, shop_domain, delivery_id, "bad_hmac")
-    if not (TOPIC.match(topic) and SHOP_DOMAIN.match(shop_domain) and OPAQUE_ID.match(delivery_id)):
+    if not (TOPIC.match(topic) and valid_shop_domain(shop_domain) and OPAQUE_ID.match(delivery_id)):
         return _answer(400, topic, shop_domain, delivery_id, "bad_headers")
     try:
         text = body.decode("utf-8")
@@ -92,7 +93,7 @@ def receive():
         # Two columns, not the Shop entity: this runs for every delivery (B1).
         shop = db.session.execute(SHOP_BY_DOMAIN, {"domain": shop_domain}).one_or_none()
         compliance = topic in COMPLIANCE_TOPICS
-        if not compliance and (shop is None or shop.status != INSTALLED):
+        if not compliance and (shop is None or shop.status != ShopStatus.INSTALLED):
             db.session.rollback()
             return _answer(200, topic, shop_domain, delivery_id, "dropped_not_installed")
         resource_id, customer_id = subject_of(topic, parsed)
@@ -108,10 +109,11 @@ def receive():
                 event_id=event_id if OPAQUE_ID.match(event_id) else None,
                 api_version=api_version if API_VERSION.match(api_version) else None,
                 triggered_at=_triggered_at(request.headers.get("X-Shopify-Triggered-At")),
-                payload=text,
+                # A topic we do not handle is never processed: keep its hash, not its (personal) data.
+                payload=text if topic in KNOWN_TOPICS else minimised("shopify", topic, text),
                 resource_id=resource_id,
                 customer_id=customer_id,
-                status=PENDING if topic in KNOWN_TOPICS else IGNORED,
+                status=InboxStatus.PENDING if topic in KNOWN_TOPICS else InboxStatus.IGNORED,
             ),
         )
         db.session.commit()

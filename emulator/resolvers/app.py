@@ -48,14 +48,26 @@ def resolve_webhook_subscriptions(ctx: RequestContext, info, **args: Any) -> dic
 
 
 def app_node(ctx: RequestContext) -> dict:
-    """The App object for this app."""
+    """The App object for this app: its id carries the numeric app id that `$app` resolves to
+    (https://shopify.dev/docs/apps/build/custom-data/ownership), its apiKey the client id."""
     return {
         "__typename": "App",
-        "id": gid("App", 1),
+        "id": gid("App", ctx.shop.app_id),
         "apiKey": ctx.state.api_key,
         "title": "Tsunagu",
         "handle": "tsunagu",
         "embedded": True,
+    }
+
+
+def resolve_current_app_installation(ctx: RequestContext, info) -> dict:
+    """`currentAppInstallation`: the calling app's installation on this shop
+    (https://shopify.dev/docs/api/admin-graphql/latest/queries/currentAppInstallation)."""
+    return {
+        "__typename": "AppInstallation",
+        "id": gid("AppInstallation", ctx.shop.shop_id * 1000 + 1),
+        "app": app_node(ctx),
+        "accessScopes": [{"handle": s, "description": s} for s in sorted(ctx.granted)],
     }
 
 

@@ -35,6 +35,7 @@ QUERY_RESOLVERS: dict[str, Resolver] = {
     "bulkOperation": bulk.resolve_bulk_operation,
     "currentBulkOperation": bulk.resolve_current_bulk_operation,
     "webhookSubscriptions": app.resolve_webhook_subscriptions,
+    "currentAppInstallation": app.resolve_current_app_installation,
     "codeDiscountNodeByCode": discounts.resolve_code_discount_node_by_code,
     "node": nodes.resolve_node,
     "nodes": nodes.resolve_nodes,
@@ -43,6 +44,7 @@ QUERY_RESOLVERS: dict[str, Resolver] = {
 MUTATION_RESOLVERS: dict[str, Resolver] = {
     "metafieldsSet": metafields.resolve_metafields_set,
     "metafieldsDelete": metafields.resolve_metafields_delete,
+    "metafieldDefinitionCreate": metafields.resolve_metafield_definition_create,
     "tagsAdd": customers.resolve_tags_add,
     "tagsRemove": customers.resolve_tags_remove,
     "customerMerge": customers.resolve_customer_merge,

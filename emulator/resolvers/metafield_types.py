@@ -35,12 +35,28 @@ class MetafieldDefinitionSpec:
     type: str
     name: str
     description: str | None
-    admin_access: str
+    admin_access: str | None  # None: a merchant-owned definition (access applies to app namespaces only)
+    namespace: str = "$app"  # as declared; `$app` resolves per app (ShopState.resolve_namespace)
 
     @property
     def segmentable(self) -> bool:
         """Segments filter only on definitions with a scalar type (never json)."""
         return self.type in SEGMENT_TYPES
+
+
+def admin_readable(requester_namespace: str, namespace: str, spec: MetafieldDefinitionSpec | None) -> bool:
+    """Whether the app whose `$app` is `requester_namespace` may read a metafield in `namespace`.
+
+    Its own namespace: yes. Another app's reserved namespace (`app--...`): only when the definition's admin
+    access is PUBLIC_READ or PUBLIC_READ_WRITE; MERCHANT_READ and MERCHANT_READ_WRITE mean "No other apps
+    have access" (https://shopify.dev/docs/api/admin-graphql/latest/enums/MetafieldAdminAccess), and one
+    without a definition is private to its app
+    (https://shopify.dev/docs/apps/build/custom-data/metafields/definitions/use-access-controls-metafields).
+    Any other (merchant-owned) namespace: every installed app can read it (same page).
+    """
+    if namespace == requester_namespace or not namespace.startswith("app--"):
+        return True
+    return spec is not None and str(spec.admin_access or "").lower() in ("public_read", "public_read_write")
 
 
 KNOWN_TYPES = SEGMENT_TYPES | {

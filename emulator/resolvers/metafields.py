@@ -11,7 +11,13 @@ from typing import Any
 from graphql import GraphQLError
 
 from emulator.resolvers.common import RequestContext, access_denied, not_emulated, paginate
-from emulator.resolvers.metafield_types import KNOWN_TYPES, MetafieldDefinitionSpec, json_value, value_error
+from emulator.resolvers.metafield_types import (
+    KNOWN_TYPES,
+    MetafieldDefinitionSpec,
+    admin_readable,
+    json_value,
+    value_error,
+)
 from emulator.state import gid, gid_parts
 
 MAX_METAFIELDS_PER_CALL = 25
@@ -21,29 +27,35 @@ STALE_DIGEST_MESSAGE = (
 OWNER_TYPES = {"Customer": "CUSTOMER", "Order": "ORDER", "Shop": "SHOP", "Location": "LOCATION"}
 
 
-def definition_id(ctx: RequestContext, key: str) -> int:
-    """Stable ids for the TOML-declared definitions (their order in the file)."""
-    return list(ctx.shop.config.definitions).index(key) + 1
+def definition_id(ctx: RequestContext, key: str, namespace: str | None = None) -> int:
+    """Stable ids: the TOML-declared definitions by their order in the file, created ones after them."""
+    if namespace is None or namespace == ctx.shop.app_namespace:
+        return list(ctx.shop.config.definitions).index(key) + 1
+    return 1000 + list(ctx.shop.created_definitions).index((namespace, key))
 
 
-def definition_node(ctx: RequestContext, spec: MetafieldDefinitionSpec) -> dict:
-    """A MetafieldDefinition from shopify.app.toml."""
+def definition_node(ctx: RequestContext, spec: MetafieldDefinitionSpec, namespace: str | None = None) -> dict:
+    """A MetafieldDefinition (shopify.app.toml's, or one made by metafieldDefinitionCreate)."""
+    namespace = namespace or ctx.shop.app_namespace
     category = {
         "number_integer": "NUMBER",
         "number_decimal": "NUMBER",
         "date": "DATE_TIME",
         "boolean": "TRUE_FALSE",
     }
+    # Merchant-owned definitions are read and written by the merchant and every installed app
+    # (https://shopify.dev/docs/apps/build/custom-data/metafields/definitions/use-access-controls-metafields).
+    admin = (spec.admin_access or "public_read_write").upper()
     return {
         "__typename": "MetafieldDefinition",
-        "id": gid("MetafieldDefinition", definition_id(ctx, spec.key)),
+        "id": gid("MetafieldDefinition", definition_id(ctx, spec.key, namespace)),
         "name": spec.name,
-        "namespace": ctx.shop.app_namespace,
+        "namespace": namespace,
         "key": spec.key,
         "description": spec.description,
         "ownerType": "CUSTOMER",
         "type": {"name": spec.type, "category": category.get(spec.type, "TEXT")},
-        "access": {"admin": spec.admin_access.upper()},
+        "access": {"admin": admin},
         "pinnedPosition": None,
         "validations": [],
         "useAsCollectionCondition": False,
@@ -54,9 +66,15 @@ def _definition_for(
     ctx: RequestContext, owner: str, namespace: str, key: str
 ) -> MetafieldDefinitionSpec | None:
     parts = gid_parts(owner)
-    if parts and parts[0] == "Customer" and namespace == ctx.shop.app_namespace:
-        return ctx.shop.config.definitions.get(key)
+    if parts and parts[0] == "Customer":
+        return ctx.shop.definition(namespace, key)
     return None
+
+
+def _readable(ctx: RequestContext, rec: dict) -> bool:
+    """MetafieldAdminAccess: another app's merchant_read metafields are invisible to this app."""
+    spec = ctx.shop.definition(rec["namespace"], rec["key"])
+    return admin_readable(ctx.shop.app_namespace, rec["namespace"], spec)
 
 
 def metafield_node(ctx: RequestContext, rec: dict) -> dict:
@@ -87,7 +105,7 @@ def metafield_node(ctx: RequestContext, rec: dict) -> dict:
         "updatedAt": rec["updated_at"],
         "ownerType": OWNER_TYPES.get(kind, kind.upper()),
         "owner": owner_node,
-        "definition": definition_node(ctx, spec) if spec else None,
+        "definition": definition_node(ctx, spec, rec["namespace"]) if spec else None,
         "sizeInBytes": len(rec["value"].encode()),
     }
 
@@ -95,12 +113,12 @@ def metafield_node(ctx: RequestContext, rec: dict) -> dict:
 def metafield_for(ctx: RequestContext, owner: str, namespace: str | None, key: str) -> dict | None:
     """`<owner>.metafield(namespace, key)`; an omitted namespace means the app's own."""
     rec = ctx.shop.metafield(owner, ctx.shop.resolve_namespace(namespace), key)
-    return metafield_node(ctx, rec) if rec else None
+    return metafield_node(ctx, rec) if rec and _readable(ctx, rec) else None
 
 
 def metafields_connection(ctx: RequestContext, owner: str, args: dict) -> dict:
     """`<owner>.metafields(first, namespace, keys)`."""
-    records = list(ctx.shop.metafields.get(owner, {}).values())
+    records = [r for r in ctx.shop.metafields.get(owner, {}).values() if _readable(ctx, r)]
     if args.get("namespace") is not None:
         ns = ctx.shop.resolve_namespace(args["namespace"])
         records = [r for r in records if r["namespace"] == ns]
@@ -243,15 +261,82 @@ def resolve_metafields_delete(ctx: RequestContext, info, metafields: list[dict])
 
 
 def resolve_metafield_definitions(ctx: RequestContext, info, **args: Any) -> dict:
-    """`metafieldDefinitions(ownerType: CUSTOMER, namespace, key)` from shopify.app.toml."""
-    specs: list[MetafieldDefinitionSpec] = []
+    """`metafieldDefinitions(ownerType: CUSTOMER, namespace, key)`: shopify.app.toml's and created ones."""
+    pairs: list[tuple[str, MetafieldDefinitionSpec]] = []
     if args.get("ownerType") == "CUSTOMER":
-        specs = list(ctx.shop.config.definitions.values())
+        pairs = ctx.shop.customer_definitions()
     namespace = args.get("namespace")
-    if namespace is not None and ctx.shop.resolve_namespace(namespace) != ctx.shop.app_namespace:
-        specs = []
+    if namespace is not None:
+        pairs = [(ns, s) for ns, s in pairs if ns == ctx.shop.resolve_namespace(namespace)]
     if args.get("key") is not None:
-        specs = [s for s in specs if s.key == args["key"]]
+        pairs = [(ns, s) for ns, s in pairs if s.key == args["key"]]
     if args.get("query"):
         raise not_emulated("metafieldDefinitions(query:)")
-    return paginate(ctx, specs, args, lambda s: definition_id(ctx, s.key), lambda s: definition_node(ctx, s))
+    return paginate(
+        ctx,
+        pairs,
+        args,
+        lambda p: definition_id(ctx, p[1].key, p[0]),
+        lambda p: definition_node(ctx, p[1], p[0]),
+    )
+
+
+def _definition_error(field: str, message: str, code: str) -> dict:
+    return {"field": ["definition", field], "message": message, "code": code}
+
+
+def resolve_metafield_definition_create(ctx: RequestContext, info, definition: dict) -> dict:
+    """`metafieldDefinitionCreate` for customer definitions, app-owned (`$app...`) or merchant-owned.
+
+    https://shopify.dev/docs/api/admin-graphql/latest/mutations/metafieldDefinitionCreate ("Requires API
+    client to have access to the namespace and the resource type"). Access input (`access.admin`) is for
+    app-owned definitions only (MetafieldDefinitionCreateUserErrorCode ADMIN_ACCESS_INPUT_NOT_ALLOWED);
+    another app's reserved namespace is refused (RESERVED_NAMESPACE_KEY); one definition per
+    owner type, namespace and key (TAKEN). The exact messages are not documented: ours are descriptive.
+    """
+    shop = ctx.shop
+    if definition.get("ownerType") != "CUSTOMER":
+        raise not_emulated(f"metafieldDefinitionCreate for {definition.get('ownerType')} owners")
+    if "write_customers" not in ctx.granted:
+        raise access_denied("metafieldDefinitionCreate", "`write_customers` access scope.")
+    ctx.shop.mutation_log.append(("metafieldDefinitionCreate", {"definitions": 1}))
+    raw_ns = definition.get("namespace")
+    namespace = shop.resolve_namespace(raw_ns)
+    key, mtype = definition["key"], definition["type"]
+    admin = ((definition.get("access") or {}).get("admin") or None) if definition.get("access") else None
+    errors = []
+    if not 2 <= len(key) <= 64:
+        errors.append(_definition_error("key", "Key must be between 2 and 64 characters long.", "INVALID"))
+    if not 3 <= len(namespace) <= 255:
+        errors.append(_definition_error("namespace", "Namespace is invalid.", "INVALID"))
+    if mtype not in KNOWN_TYPES:
+        errors.append(_definition_error("type", f"Type {mtype} is not a valid type.", "INCLUSION"))
+    own = namespace == shop.app_namespace or namespace.startswith(shop.app_namespace + "--")
+    if namespace.startswith("app--") and not own:
+        errors.append(
+            _definition_error("namespace", "Namespace is reserved for another app.", "RESERVED_NAMESPACE_KEY")
+        )
+    if admin is not None and not own:
+        errors.append(
+            _definition_error(
+                "access",
+                "Admin access can only be set on app-owned definitions.",
+                "ADMIN_ACCESS_INPUT_NOT_ALLOWED",
+            )
+        )
+    if shop.definition(namespace, key) is not None:
+        errors.append(
+            _definition_error("key", "Key is in use for Customer metafields on this namespace.", "TAKEN")
+        )
+    if errors:
+        return {"createdDefinition": None, "userErrors": errors}
+    spec = MetafieldDefinitionSpec(
+        key=key,
+        type=mtype,
+        name=definition.get("name") or key,
+        description=definition.get("description"),
+        admin_access=(str(admin).lower() if admin else "merchant_read") if own else None,
+        namespace=namespace,
+    )
+    shop.created_definitions[(namespace, key)] = spec
+    return {"createdDefinition": definition_node(ctx, spec, namespace), "userErrors": []}

@@ -38,7 +38,11 @@ def resolve_shop(ctx: RequestContext, info) -> dict:
 
 
 def location_node(ctx: RequestContext, loc: dict) -> dict:
-    """A Location object."""
+    """A Location object (id, legacyResourceId, name, ...), as the vendored 2026-07 schema types them.
+
+    https://shopify.dev/docs/api/admin-graphql/2026-07/objects/Location; per the schema's `offline_scopes`,
+    `Location.name` needs `read_locations` (or `read_markets_home`), `legacyResourceId` no scope.
+    """
     return {
         "__typename": "Location",
         "id": loc["admin_graphql_api_id"],

@@ -6,7 +6,7 @@ Revises: 0001
 
 from alembic import op
 
-from app.models.notify import DROP, INBOX_TRIGGER, MEMBERS_TRIGGER, NOTIFY_FUNCTION
+from app.models.processes import DROP, INBOX_TRIGGER, MEMBERS_TRIGGER, NOTIFY_FUNCTION
 
 revision = "0002"
 down_revision = "0001"

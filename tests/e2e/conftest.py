@@ -53,7 +53,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     flask_app = create_app(load_settings(env))
     spec = demo_spec(CUSTOMERS)
     seed(flask_app, SHOP, spec)
-    emulator_cmd = servers.emulator_cmd(emulator_port, app_port, SHOP, CUSTOMERS, API_KEY, API_SECRET)
+    emulator_cmd = servers.emulator_cmd(
+        emulator_port, app_port, SHOP, CUSTOMERS, API_KEY, API_SECRET, spec.end.isoformat()
+    )
     with (
         servers.process(emulator_cmd, env, ARTIFACTS / "emulator.log") as emulator,
         servers.process(servers.app_cmd(app_port), env, ARTIFACTS / "app.log") as app_server,

@@ -8,7 +8,6 @@ member services, as a webhook would, so the dashboard shows what production woul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import select
@@ -25,9 +24,8 @@ COMMIT_EVERY = 200
 
 
 def demo_spec(customers: int) -> DemoSpec:
-    """The spec the emulator's --seed-demo uses for `customers` customers (orders end today)."""
-    today = datetime.now(JST).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    spec = DemoSpec(end=today)
+    """The spec the emulator's --seed-demo uses for `customers` customers (orders end now, in Tokyo)."""
+    spec = DemoSpec.ending_now(JST)
     return spec.scaled(customers / spec.customers)
 
 

@@ -81,13 +81,13 @@ def app_env(
 
 
 def emulator_cmd(
-    port: int, app_port: int, shop: str, customers: int, api_key: str, api_secret: str
+    port: int, app_port: int, shop: str, customers: int, api_key: str, api_secret: str, demo_end: str
 ) -> list[str]:
-    """`python -m emulator` seeded with the demo retailer (the app's database gets the same data)."""
+    """`python -m emulator` with the demo retailer (the app's database gets the same data, same end)."""
     return [
         sys.executable, "-m", "emulator", "--port", str(port), "--shop", shop,
         "--api-key", api_key, "--api-secret", api_secret, "--app-url", f"http://127.0.0.1:{app_port}",
-        "--seed-demo", "--customers", str(customers),
+        "--seed-demo", "--customers", str(customers), "--demo-end", demo_end,
     ]  # fmt: skip
 
 

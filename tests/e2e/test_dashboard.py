@@ -92,7 +92,7 @@ def test_pages_read_well_without_shopify_cdn(page, stack):
     assert card.evaluate("e => getComputedStyle(e).display") == "block"
     font = frame.evaluate("getComputedStyle(document.body).fontFamily")
     assert "Noto Sans CJK JP" in font
-    assert frame.evaluate("getComputedStyle(document.querySelector('ui-nav-menu')).display") == "none"
+    assert frame.evaluate("getComputedStyle(document.querySelector('s-app-nav')).display") == "none"
 
 
 def _member_with_phone(stack):

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -174,3 +175,34 @@ def test_load_into_seeds_locations_customers_orders_and_refunds():
     assert refunded["updated_at"] == refunded["refunds"][-1]["created_at"]
     buyer = next(o["customer"]["id"] for o in shop.orders.values() if o["customer"] and not o["refunds"])
     assert shop.customer_stats(buyer)["orders_count"] >= 1
+
+
+def _moments(spec: DemoSpec) -> list[datetime]:
+    """Every timestamp the generator writes: customers, orders (incl. cancel/update) and refunds."""
+    out = [datetime.fromisoformat(c["created_at"]) for c in iter_customers(spec)]
+    for _, _, payload in iter_events(spec):
+        for key in ("created_at", "processed_at", "updated_at", "cancelled_at"):
+            if payload.get(key):
+                out.append(datetime.fromisoformat(payload[key]))
+    return out
+
+
+@pytest.mark.parametrize("hour", [0, 9, 14, 23])
+def test_a_history_ending_now_never_holds_a_future_moment(hour):
+    tokyo = ZoneInfo("Asia/Tokyo")
+    now = datetime(2026, 12, 6, hour, 41, 7, tzinfo=tokyo)
+    spec = DemoSpec.ending_now(tokyo, now=now, customers=200, orders=4000, days=60)
+    moments = _moments(spec)
+    assert max(moments) <= now
+    # ...and it reaches up to now: today's sales so far (none yet just after midnight), yesterday's in full.
+    orders = [datetime.fromisoformat(o["processed_at"]) for o in iter_orders(spec)]
+    assert max(orders) > now - timedelta(days=1)
+    assert spec.start == datetime(2026, 10, 7, tzinfo=tokyo)
+
+
+def test_a_history_ending_now_in_another_time_zone_ends_at_that_zones_now():
+    la = ZoneInfo("America/Los_Angeles")
+    now = datetime(2026, 12, 6, 10, 0, tzinfo=la)
+    spec = DemoSpec.ending_now(la, now=now.astimezone(ZoneInfo("UTC")), customers=50, orders=500, days=30)
+    assert spec.end == now and spec.end.utcoffset() == timedelta(hours=-8)
+    assert max(_moments(spec)) <= now

@@ -145,3 +145,12 @@ def test_http_control_adds_lists_and_clears(client):
 def test_http_control_rejects_unknown_kinds(client):
     assert client.post("/_emulator/faults", json={"kind": "meteor"}).status_code == 400
     assert client.post("/_emulator/faults", json={"kind": "slow", "ratio": 2}).status_code == 400
+
+
+def test_an_unexpected_answer_is_a_200_without_the_objects_asked_for(client, faults):
+    faults.add("unexpected", shop=SHOP)
+
+    response = call(client)
+
+    assert response.status_code == 200 and response.json()["data"] == {}
+    assert call(client, shop=OTHER).json() == {"data": {"shop": {"name": "ok"}}}

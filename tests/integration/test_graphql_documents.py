@@ -32,8 +32,10 @@ TEXTS = {**{p.name: p.read_text() for p in DOCUMENTS}, **generated_documents()}
 
 
 def declared_scopes() -> set[str]:
-    config = tomllib.loads(TOML_PATH.read_text())
-    return {s.strip() for s in config["access_scopes"]["scopes"].split(",") if s.strip()}
+    """Required and optional scopes: a merchant who uses every feature has granted both."""
+    access = tomllib.loads(TOML_PATH.read_text())["access_scopes"]
+    required = {s.strip() for s in access["scopes"].split(",") if s.strip()}
+    return required | {s.strip() for s in access.get("optional_scopes", []) if s.strip()}
 
 
 def explained_scopes() -> set[str]:

@@ -17,6 +17,7 @@ from emulator.graphql_view import create_graphql_blueprint
 from emulator.inspect_api import create_inspect_blueprint
 from emulator.transport import emulator_transport
 from tests.integration.sync.conftest import assert_shopify_matches_db
+from tests.reliability.books import books_balance
 from tests.reliability.conftest import size
 
 MAX_PASSES = 60
@@ -62,3 +63,4 @@ def test_metafields_converge_under_throttling_errors_and_latency(world, app):
     assert world.remote.throttled_count == fired["throttled"]  # every THROTTLED was the injected one
     world.session.rollback()
     assert assert_shopify_matches_db(world) == len(customers)
+    assert books_balance(world.session, world.shop.id) == len(customers)

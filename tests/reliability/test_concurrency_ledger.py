@@ -13,36 +13,20 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models.ledger import LedgerPosting, LedgerTransaction, PointLot
+from app.models.ledger import LedgerTransaction, PointLot
 from app.models.member import Member
 from app.models.shop import Shop
 from app.points import redemption
 from app.points.upkeep import refresh_member, refresh_shop
 from app.shopify.client import AdminClient
 from app.shopify.pacing import CostPacer
+from tests.reliability.books import books_balance
 from tests.reliability.conftest import size
 
 pytestmark = pytest.mark.postgres  # SQLite runs one writer at a time: no race to lose
 
 REDEMPTIONS = 50
 SHARES = 10  # the member's points cover exactly this many of the parallel requests
-
-
-def books_balance(session, shop_id: int) -> None:
-    """Every posting of the shop sums to zero and each member's cached balances equal its postings."""
-    rows = session.execute(
-        select(LedgerPosting.member_id, LedgerPosting.account, func.sum(LedgerPosting.points))
-        .where(LedgerPosting.shop_id == shop_id)
-        .group_by(LedgerPosting.member_id, LedgerPosting.account)
-    ).all()
-    assert sum(total for _, _, total in rows) == 0
-    sums = {(m, a): t for m, a, t in rows if m is not None}
-    for member in session.scalars(select(Member).where(Member.shop_id == shop_id)):
-        for account in ("pending", "available", "held"):
-            assert getattr(member, f"points_{account}") == sums.get((member.id, account), 0), (
-                member.id,
-                account,
-            )
 
 
 def test_fifty_parallel_redemptions_take_the_points_exactly_once(world, app):

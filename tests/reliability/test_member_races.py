@@ -20,6 +20,7 @@ from app.extensions import db
 from app.models.member import Member
 from app.models.shop import Shop
 from app.points.purchases import apply_purchase
+from tests.reliability.books import books_balance
 
 pytestmark = pytest.mark.postgres  # SQLite serialises writers: the race cannot happen there
 
@@ -78,3 +79,4 @@ def test_backfill_and_webhook_creating_the_same_member_at_once(app, committed):
     members = committed.session.scalar(select(func.count()).where(Member.shop_id == shop_id))
     assert errors == []
     assert members == CUSTOMERS
+    assert books_balance(committed.session, shop_id) == CUSTOMERS

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.models.processes import beat
 from emulator.fixtures import TEST_SHOP
 from emulator.oauth import admin_host_param
 from tests.reliability.conftest import size
@@ -85,6 +86,9 @@ def installed_admin(app, client, session, emulator_transport, mint_id_token):
         "id_token": mint_id_token(),
     }
     assert client.get(f"/?{urlencode(query)}").status_code == 200
+    # A deployment whose worker and syncer are alive: /readyz answers 503 by design when they are not.
+    beat(session, "worker", "fuzz:1:worker", force=True)
+    beat(session, "syncer", "syncer:fuzz:1:syncer", force=True)
     try:
         yield client, mint_id_token
     finally:

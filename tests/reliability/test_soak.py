@@ -19,6 +19,7 @@ from app.models import InboxEvent, LedgerTransaction, Shop
 from emulator.webhook_sender import WebhookSender
 from tests.integration.webhooks.support import SECRET, SHOP, later, order_body
 from tests.integration.worker.processes import start_worker, stop_workers, wait_until_drained
+from tests.reliability.books import books_balance
 from tests.reliability.conftest import size
 from tests.reliability.processes import children, gunicorn_app, rss_kb
 
@@ -83,4 +84,5 @@ def test_memory_stays_flat_under_steady_load(app, committed, database_url, tmp_p
     )
     assert failures == [] and codes == [0]
     assert done == sent and earns == sent
+    assert books_balance(committed.session) > 0  # each member's cached balance equals its ledger
     assert all(g < MAX_GROWTH for _, _, g in growth.values()), growth

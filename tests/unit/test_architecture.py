@@ -15,7 +15,7 @@ APP = ROOT / "app"
 # Layers from the bottom up: a module may import its own layer or a lower one, never a higher one.
 # Within the capability layer the packages are ordered too (a package may import the ones before it).
 LAYERS: list[tuple[str, ...]] = [
-    ("app.config", "app.extensions", "app.i18n", "app.errors", "app.domain", "app.http_client"),
+    ("app.config", "app.extensions", "app.i18n", "app.errors", "app.domain", "app.http_client", "app.sqlite"),
     ("app.models",),
     ("app.shopify",),
     ("app.jobs",),

@@ -51,3 +51,64 @@ def test_development_generates_local_secrets():
 def test_database_urls_get_the_psycopg_driver():
     assert normalise_database_url("postgresql://x@h/db") == "postgresql+psycopg://x@h/db"
     assert normalise_database_url("sqlite:///a.db") == "sqlite:///a.db"
+
+
+def test_worker_and_schedule_tunables_default_and_can_be_set():
+    defaults = load_settings(PRODUCTION)
+    assert (defaults.inbox_lease_seconds, defaults.inbox_batch_size, defaults.inbox_idle_sleep) == (
+        60.0,
+        10,
+        1.0,
+    )
+    assert (defaults.inbox_max_attempts, defaults.periodic_seconds) == (8, 60.0)
+    assert defaults.reconcile_interval_seconds == 900.0
+    assert defaults.polaris_url == "https://cdn.shopify.com/shopifycloud/polaris-1.js"  # major version pinned
+    tuned = load_settings(
+        dict(
+            PRODUCTION,
+            INBOX_LEASE_SECONDS="30",
+            INBOX_BATCH_SIZE="50",
+            INBOX_IDLE_SLEEP="0.25",
+            INBOX_MAX_ATTEMPTS="3",
+            INBOX_BACKOFF_BASE_SECONDS="2",
+            INBOX_BACKOFF_CAP_SECONDS="60",
+            PERIODIC_SECONDS="15",
+            RECONCILE_INTERVAL_SECONDS="300",
+            POLARIS_URL="https://cdn.example/polaris.js",
+        )
+    )
+    assert (tuned.inbox_lease_seconds, tuned.inbox_batch_size, tuned.inbox_idle_sleep) == (30.0, 50, 0.25)
+    assert (tuned.inbox_max_attempts, tuned.inbox_backoff_base_seconds, tuned.inbox_backoff_cap_seconds) == (
+        3,
+        2.0,
+        60.0,
+    )
+    assert (tuned.periodic_seconds, tuned.reconcile_interval_seconds) == (15.0, 300.0)
+    assert tuned.polaris_url == "https://cdn.example/polaris.js"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("INBOX_BATCH_SIZE", "0"),
+        ("INBOX_MAX_ATTEMPTS", "many"),
+        ("INBOX_BATCH_SIZE", "2.5"),
+        ("INBOX_LEASE_SECONDS", "-1"),
+        ("PERIODIC_SECONDS", "x"),
+    ],
+)
+def test_a_tunable_that_makes_no_sense_stops_the_start(name, value):
+    with pytest.raises(ConfigError, match=name):
+        load_settings(dict(PRODUCTION, **{name: value}))
+
+
+def test_the_worker_takes_its_tunables_from_the_settings():
+    from app.jobs.worker import WorkerConfig
+
+    settings = load_settings(
+        dict(PRODUCTION, INBOX_BATCH_SIZE="50", INBOX_MAX_ATTEMPTS="3", PERIODIC_SECONDS="15")
+    )
+    config = WorkerConfig.from_settings(settings, idle_sleep=0.5, lease_seconds=None)
+    assert (config.batch_size, config.periodic_seconds, config.retry.max_attempts) == (50, 15.0, 3)
+    assert config.idle_sleep == 0.5  # a command-line option wins
+    assert config.lease_seconds == 60.0  # an option not given leaves the setting

@@ -13,7 +13,7 @@ import httpx
 from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, PushMessageRequest, TextMessage
 from linebot.v3.messaging.exceptions import ApiException
 
-from app.integrations.http import integration_http_client
+from app.http_client import http_client
 
 API_HOST = "https://api.line.me"
 
@@ -57,7 +57,7 @@ class LineSendError(Exception):
 def messaging_api(access_token: str, http: httpx.Client | None = None, host: str = API_HOST) -> MessagingApi:
     """A MessagingApi whose requests go through `http` (default: the integration client for "line")."""
     api_client = ApiClient(Configuration(host=host, access_token=access_token))
-    api_client.rest_client.pool_manager = _HttpxPool(http or integration_http_client("line"))
+    api_client.rest_client.pool_manager = _HttpxPool(http or http_client("line", retries=1))
     return MessagingApi(api_client)
 
 

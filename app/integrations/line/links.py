@@ -13,7 +13,7 @@ from app.integrations.line.schedule import insert_once, parse_send_at
 from app.integrations.secrets import seal
 from app.members.identity import member_for_customer
 from app.members.records import touch
-from app.models.integrations import LineConnection, LineLink
+from app.models.integrations import LineConnection, LineLink, MessageStatus
 from app.models.shop import Shop
 from app.models.types import utcnow
 
@@ -83,7 +83,7 @@ def link_user(
             "shopify_customer_id": customer_id,
             "kind": "link_confirm",
             "visit_date": local_day,
-            "status": "scheduled",
+            "status": MessageStatus.SCHEDULED,
             "scheduled_for": now,
             "next_attempt_at": now,
             "attempts": 0,

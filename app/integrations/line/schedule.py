@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.domain.channels import STORE_CHANNELS
-from app.models.integrations import LineConnection, LineLink, LineMessage
+from app.models.integrations import LineConnection, LineLink, LineMessage, MessageStatus
 from app.models.member import Member
 from app.models.purchase import Purchase
 from app.models.shop import Shop
@@ -74,7 +74,7 @@ def schedule_thank_you(
             "visit_date": visit_day,
             "source_ref": source_ref,
             "store_name": store_name,
-            "status": "scheduled",
+            "status": MessageStatus.SCHEDULED,
             "scheduled_for": due,
             "next_attempt_at": due,
             "attempts": 0,
@@ -123,6 +123,8 @@ def schedule_from_purchases(session: Session, shop: Shop, now: datetime | None =
     ).all()
     queued = 0
     for purchase, customer_id in rows:
+        if customer_id is None:  # never: the join on the LINE link matched the customer id
+            continue
         if schedule_thank_you(
             session,
             shop,

@@ -11,10 +11,11 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.integrations.http import integration_http_client
+from app.http_client import http_client
 from app.integrations.line.client import LineSendError, messaging_api, push_text
 from app.integrations.secrets import unseal
-from app.models.integrations import LineConnection, LineLink, LineMessage
+from app.models.integrations import LineConnection, LineLink, LineMessage, MessageStatus
+from app.models.purchase import Purchase
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def _claim_one(session: Session, now: datetime) -> LineMessage | None:
     # SKIP LOCKED: several workers can send side by side, never the same message (SQLite: one worker).
     return session.scalar(
         select(LineMessage)
-        .where(LineMessage.status == "scheduled", LineMessage.next_attempt_at <= now)
+        .where(LineMessage.status == MessageStatus.SCHEDULED, LineMessage.next_attempt_at <= now)
         .order_by(LineMessage.next_attempt_at, LineMessage.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -66,7 +67,7 @@ def send_due(
     """Send up to `limit` due messages, committing after each; returns counts by outcome."""
     outcomes: Counter = Counter()
     # One HTTP client (connection pool) for the batch, closed at the end, unless the caller brought one.
-    client = http or integration_http_client("line")
+    client = http or http_client("line", retries=1)
     try:
         for _ in range(limit):
             current = now or utcnow()
@@ -81,6 +82,18 @@ def send_due(
     return outcomes
 
 
+def _store_name(session: Session, message: LineMessage) -> str | None:
+    """The store named when the visit was queued, else its name now (the syncer names new stores)."""
+    if message.store_name or not message.source_ref or ":" not in message.source_ref:
+        return message.store_name
+    source, source_id = message.source_ref.split(":", 1)
+    return session.scalar(
+        select(Purchase.location_name).where(
+            Purchase.shop_id == message.shop_id, Purchase.source == source, Purchase.source_id == source_id
+        )
+    )
+
+
 def _send_one(session: Session, message: LineMessage, now: datetime, http: httpx.Client) -> str:
     link = session.scalar(
         select(LineLink).where(
@@ -89,21 +102,21 @@ def _send_one(session: Session, message: LineMessage, now: datetime, http: httpx
     )
     connection = session.get(LineConnection, message.shop_id)
     if link is None or link.opted_out_at is not None or connection is None:
-        message.status = "skipped"
+        message.status = MessageStatus.SKIPPED
         message.last_error = "opted out" if link is not None and link.opted_out_at else "not linked"
         return "skipped"
     message.attempts += 1
     try:
         token = unseal(connection.shop_id, "line_access_token", connection.access_token_enc)
-        text = message_text(connection, message.kind, link.language, message.store_name)
+        text = message_text(connection, message.kind, link.language, _store_name(session, message))
         push_text(messaging_api(token, http), link.line_user_id, text, message.retry_key)
     except LineSendError as exc:
         message.last_error = str(exc)
         if exc.retryable and message.attempts < MAX_ATTEMPTS:
             message.next_attempt_at = now + backoff(message.attempts)
             return "retry"
-        message.status = "failed"
+        message.status = MessageStatus.FAILED
         log.warning("LINE message %s failed for good: %s", message.id, exc)
         return "failed"
-    message.status, message.sent_at, message.last_error = "sent", now, None
+    message.status, message.sent_at, message.last_error = MessageStatus.SENT, now, None
     return "sent"

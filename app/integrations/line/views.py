@@ -37,7 +37,7 @@ def webhook(shop_domain: str):
     """401 on a bad signature (or an unknown shop); 200 once the events are applied."""
     shop = db.session.scalar(select(Shop).where(Shop.domain == shop_domain))
     connection = db.session.get(LineConnection, shop.id) if shop is not None else None
-    if connection is None:
+    if shop is None or connection is None:
         return jsonify(error="unauthorized"), 401
     secret = unseal(shop.id, "line_channel_secret", connection.channel_secret_enc)
     body = request.get_data(as_text=True)

@@ -14,7 +14,7 @@ from app.integrations.smaregi.ingest import ingest_customer, phone_matches
 from app.integrations.smaregi.push import member_of
 from app.members.identity import member_for_customer
 from app.models.integrations import CardLinkAttempt, SmaregiConnection
-from app.models.member import IdentityReview
+from app.models.member import IdentityReview, ReviewStatus
 from app.models.shop import Shop
 from app.models.types import utcnow
 
@@ -93,7 +93,7 @@ def _review(session: Session, shop: Shop, store_member_id: int, customer_member_
         select(IdentityReview).where(
             IdentityReview.shop_id == shop.id,
             IdentityReview.member_id == store_member_id,
-            IdentityReview.status == "open",
+            IdentityReview.status == ReviewStatus.OPEN,
         )
     )
     if existing is not None:
@@ -108,7 +108,7 @@ def _review(session: Session, shop: Shop, store_member_id: int, customer_member_
             member_id=store_member_id,
             matched_by="card",
             candidate_ids=[customer_member_id],
-            status="open",
+            status=ReviewStatus.OPEN,
             details={"verified_by": "card_and_phone"},
         )
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from app.integrations.http import integration_http_client
+from app.http_client import http_client
 from app.integrations.secrets import seal, unseal
 from app.models.integrations import SmaregiConnection
 from app.models.types import utcnow
@@ -40,7 +40,7 @@ class SmaregiClient:
     def __init__(self, connection: SmaregiConnection, http: httpx.Client | None = None) -> None:
         self.connection = connection
         self._owns_http = http is None
-        self.http = http or integration_http_client("smaregi")
+        self.http = http or http_client("smaregi", retries=1)
         env = connection.environment if connection.environment in ("jp", "dev") else "jp"
         self.token_url = f"https://id.smaregi.{env}/app/{connection.contract_id}/token"
         self.api_base = f"https://api.smaregi.{env}/{connection.contract_id}/pos"

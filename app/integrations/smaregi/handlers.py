@@ -1,6 +1,6 @@
 """Worker handlers for inbox rows with source "smaregi" (topic = the Smaregi-Event header).
 
-Same contract as app/dispatch.py: (session, shop, row, body) -> DONE | IGNORED, in the worker's
+Same contract as app/dispatch.py: (session, shop, row, body) -> DONE | IGNORED (InboxStatus), in the worker's
 transaction; a malformed record raises NormaliseError (dead-lettered at once), anything else is retried.
 """
 
@@ -15,7 +15,7 @@ from app.integrations.smaregi.client import SmaregiClient, SmaregiError
 from app.integrations.smaregi.ingest import ingest_customer, ingest_transaction
 from app.integrations.smaregi.mapping import MappingError
 from app.integrations.smaregi.push import push_due
-from app.models.inbox import DONE, IGNORED, InboxEvent
+from app.models.inbox import InboxEvent, InboxStatus
 from app.models.integrations import SmaregiConnection
 from app.models.shop import Shop
 from app.shopify.payloads.rest import NormaliseError
@@ -35,7 +35,7 @@ def transactions(session: Session, shop: Shop, row: InboxEvent, body: dict[str, 
     """pos:transactions (created, edited, ...): fetch each receipt and apply its newest state."""
     connection = session.get(SmaregiConnection, shop.id)
     if connection is None:
-        return IGNORED
+        return InboxStatus.IGNORED
     with SmaregiClient(connection) as client:
         try:
             for head_id in _ids(body, "transactionHeadIds"):
@@ -43,14 +43,14 @@ def transactions(session: Session, shop: Shop, row: InboxEvent, body: dict[str, 
         except MappingError as exc:
             raise NormaliseError(f"smaregi transaction: {exc}") from exc
         _push(session, shop, client)
-    return DONE
+    return InboxStatus.DONE
 
 
 def customers(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any]) -> str:
     """pos:customers: fetch each member and link it (member number/code, then phone, then email)."""
     connection = session.get(SmaregiConnection, shop.id)
     if connection is None:
-        return IGNORED
+        return InboxStatus.IGNORED
     deleted = body.get("action") in DELETE_ACTIONS
     with SmaregiClient(connection) as client:
         try:
@@ -59,7 +59,7 @@ def customers(session: Session, shop: Shop, row: InboxEvent, body: dict[str, Any
         except MappingError as exc:
             raise NormaliseError(f"smaregi member: {exc}") from exc
         _push(session, shop, client)
-    return DONE
+    return InboxStatus.DONE
 
 
 def _push(session: Session, shop: Shop, client: SmaregiClient) -> None:

@@ -26,7 +26,13 @@ from app.integrations.smaregi.mapping import (
     refund_event,
 )
 from app.members.records import touch
-from app.models.integrations import SmaregiCustomer, SmaregiStore, SmaregiTransaction
+from app.models.integrations import (
+    SmaregiCustomer,
+    SmaregiStore,
+    SmaregiTransaction,
+    StoreStatus,
+    TransactionStatus,
+)
 from app.models.member import Member
 from app.models.purchase import Purchase
 from app.models.shop import Shop
@@ -43,7 +49,7 @@ def store_name(session: Session, shop: Shop, client: SmaregiClient, store_id: st
     row = session.scalar(
         select(SmaregiStore).where(SmaregiStore.shop_id == shop.id, SmaregiStore.store_id == store_id)
     )
-    if row is not None and row.status == "mapped":
+    if row is not None and row.status == StoreStatus.MAPPED:
         return row.name
     store = client.get_store(store_id)
     was_unmapped = row is not None
@@ -51,12 +57,12 @@ def store_name(session: Session, shop: Shop, client: SmaregiClient, store_id: st
         row = SmaregiStore(shop_id=shop.id, store_id=store_id)
         session.add(row)
     if store and store.get("storeName"):
-        row.name, row.status = str(store["storeName"]), "mapped"
+        row.name, row.status = str(store["storeName"]), StoreStatus.MAPPED
         if was_unmapped:
             _name_earlier_sales(session, shop, store_id, row.name)
     else:
         # Credit the sale anyway (no loss); staff see the unmapped store and the next sale asks again.
-        row.status = "unmapped"
+        row.status = StoreStatus.UNMAPPED
     session.flush()
     return row.name
 
@@ -119,17 +125,17 @@ def apply_transaction(
     """Apply one fetched transaction (sale, edit, void, return) and record what happened."""
     facts = read_transaction(tx)
     row = _log_row(session, shop, facts)
-    if row.upd_at is not None and row.status == "applied" and facts.updated_at < row.upd_at:
+    if row.upd_at is not None and row.status == TransactionStatus.APPLIED and facts.updated_at < row.upd_at:
         return row  # an older snapshot than one already applied: the domain would ignore it too
     customer = _ensure_customer(session, shop, client, facts)
     if customer is not None and customer.customer_code and not facts.customer_code:
         # Some receipts carry only customerId: the member record we fetched has the code.
         facts = replace(facts, customer_code=customer.customer_code)
     name = store_name(session, shop, client, facts.store_id)
-    status, detail = "applied", None
+    status, detail = TransactionStatus.APPLIED, None
     if facts.kind in ("sale", "void") and not facts.customer_code:
         # A walk-in sale earns nobody anything; if staff attach a member later, the edit webhook brings it.
-        status = "no_customer"
+        status = TransactionStatus.NO_CUSTOMER
     elif facts.kind in ("sale", "void"):
         apply_purchase(session, shop, purchase_event(facts, shop.domain, shop.currency, name))
     elif facts.kind in ("return", "cancel") and facts.refers_to:
@@ -137,9 +143,15 @@ def apply_transaction(
         apply_refund(session, shop, refund_event(facts, shop.domain, original))
     elif facts.kind == "return":
         # A return rung without the original receipt cannot be tied to a purchase: kept for staff.
-        status, detail = "unreferenced_return", "return without disposeServerTransactionHeadId"
+        status, detail = (
+            TransactionStatus.UNREFERENCED_RETURN,
+            "return without disposeServerTransactionHeadId",
+        )
     else:
-        status, detail = "ignored", f"transactionHeadDivision {tx.get('transactionHeadDivision')}"
+        status, detail = (
+            TransactionStatus.IGNORED,
+            f"transactionHeadDivision {tx.get('transactionHeadDivision')}",
+        )
     row.status, row.detail = status, detail
     row.upd_at = facts.updated_at
     if customer is not None:
@@ -156,7 +168,9 @@ def _log_row(session: Session, shop: Shop, facts: TransactionFacts) -> SmaregiTr
         )
     )
     if row is None:
-        row = SmaregiTransaction(shop_id=shop.id, transaction_head_id=facts.transaction_head_id, status="new")
+        row = SmaregiTransaction(
+            shop_id=shop.id, transaction_head_id=facts.transaction_head_id, status=TransactionStatus.NEW
+        )
         session.add(row)
     row.customer_id, row.store_id, row.kind = facts.customer_id, facts.store_id, facts.kind
     row.refers_to, row.amount, row.transacted_at = facts.refers_to, str(facts.total), facts.transacted_at
@@ -185,7 +199,7 @@ def _ensure_original(session: Session, shop: Shop, client: SmaregiClient, head_i
             SmaregiTransaction.shop_id == shop.id, SmaregiTransaction.transaction_head_id == head_id
         )
     )
-    if row is None or row.status not in ("applied",):
+    if row is None or row.status not in (TransactionStatus.APPLIED,):
         row = ingest_transaction(session, shop, client, head_id)
     return Decimal(row.amount) if row is not None else None
 

@@ -172,8 +172,3 @@ def member_event(
         updated_at=parse_time(customer.get("updDateTime")),
         shop_domain=shop_domain,
     )
-
-
-def customer_phones(customer: dict[str, Any]) -> list[str]:
-    """Every phone number on a member record (paper-card linking accepts either)."""
-    return [p for p in (customer.get("mobileNumber"), customer.get("phoneNumber")) if p and str(p).strip()]

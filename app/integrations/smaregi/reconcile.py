@@ -12,7 +12,7 @@ from app.integrations.smaregi.client import SmaregiClient
 from app.integrations.smaregi.ingest import ingest_transaction
 from app.integrations.smaregi.push import push_due
 from app.models.integrations import SmaregiConnection
-from app.models.shop import Shop
+from app.models.shop import Shop, ShopStatus
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def reconcile_all(
     query = (
         select(Shop)
         .join(SmaregiConnection, SmaregiConnection.shop_id == Shop.id)
-        .where(Shop.status == "installed")
+        .where(Shop.status == ShopStatus.INSTALLED)
     )
     if stale_before is not None:
         query = query.where(

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.extensions import db
 from app.integrations.smaregi.connection import by_contract, webhook_secret_ok
 from app.jobs import inbox
-from app.models.inbox import IGNORED, PENDING
+from app.models.inbox import InboxStatus
 from app.models.shop import Shop
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def webhook():
         event_id=delivery_id[:128],
         payload=raw.decode("utf-8", errors="replace"),
         resource_id=str(ids[0])[:64] if isinstance(ids, list) and len(ids) == 1 else None,
-        status=PENDING if event in EVENTS else IGNORED,
+        status=InboxStatus.PENDING if event in EVENTS else InboxStatus.IGNORED,
     )
     try:
         inbox.record(db.session, delivery)

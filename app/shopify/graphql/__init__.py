@@ -29,8 +29,3 @@ def load_document(document: str) -> str:
     if "{" not in document:
         raise UnknownDocument(f"{document!r} is neither a document name nor a GraphQL document")
     return document
-
-
-def document_names() -> list[str]:
-    """Every document in the folder (for validation tests)."""
-    return sorted(p.stem for p in DOCUMENTS_DIR.glob("*.graphql"))

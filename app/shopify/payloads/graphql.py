@@ -1,7 +1,7 @@
 """GraphQL Admin `Order` nodes (orders_updated_since.graphql) -> the same PurchaseEvent as the REST webhook.
 
 Field names and shapes differ from the REST body (camelCase, MoneyBag, gids, `retailLocation` instead of
-`location_id`); the rules are the same as in normalise.py, so one order gives one event whichever way it came.
+`location_id`); the rules are the same as in rest.py, so one order gives one event whichever way it came.
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ def order_from_graphql(node: Mapping[str, Any], shop_domain: str) -> PurchaseEve
             items_count=int(node.get("subtotalLineItemsQuantity") or 0),
             source_name=source_name[:255] if isinstance(source_name, str) and source_name else None,
             location_id=legacy_id(location.get("id")) if isinstance(location, Mapping) else None,
+            location_name=_location_name(location),
             app_id=legacy_id(app.get("id")) if isinstance(app, Mapping) else None,
             cancelled=node.get("cancelledAt") is not None,
             test=node.get("test") is True,
@@ -112,12 +113,18 @@ def order_from_graphql(node: Mapping[str, Any], shop_domain: str) -> PurchaseEve
         raise NormaliseError(f"order is inconsistent: {type(exc).__name__}") from exc
 
 
+def _location_name(location: Any) -> str | None:
+    """`retailLocation.name` (the store), trimmed to the column; None when absent or empty."""
+    name = location.get("name") if isinstance(location, Mapping) else None
+    return str(name)[:255] if isinstance(name, str) and name.strip() else None
+
+
 def _currency(node: Mapping[str, Any]) -> str:
     for key in ("currentSubtotalPriceSet", "subtotalPriceSet"):
         bag = node.get(key)
         money = bag.get("shopMoney") if isinstance(bag, Mapping) else None
         if isinstance(money, Mapping) and isinstance(money.get("currencyCode"), str):
-            return money["currencyCode"][:3]
+            return str(money["currencyCode"])[:3]
     code = node.get("currencyCode")
     if isinstance(code, str) and code:
         return code[:3]

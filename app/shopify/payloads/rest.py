@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal, overload
 
 from app.domain.events import (
     CustomerEvent,
@@ -46,6 +46,14 @@ def require_id(value: Any, what: str) -> str:
     if found is None:
         raise NormaliseError(f"{what} is missing or not a Shopify id")
     return found
+
+
+@overload
+def timestamp(value: Any, what: str, *, required: Literal[True] = True) -> datetime: ...
+
+
+@overload
+def timestamp(value: Any, what: str, *, required: bool) -> datetime | None: ...
 
 
 def timestamp(value: Any, what: str, *, required: bool = True) -> datetime | None:

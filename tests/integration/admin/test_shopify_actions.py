@@ -96,3 +96,22 @@ def test_a_merge_shopify_refuses_is_reported(admin, installed, session, emulator
     response = admin.post(f"/members/{keep.id}/merge", {"other_id": str(gone.id)}, "ja")
     assert response.status_code == 502
     assert response.get_json()["message"] == catalogue("ja")["member.merge_in_shopify"]
+
+
+def test_the_metafield_mirror_is_switched_on_and_off_from_the_segments_page(admin, installed, session):
+    from app.members import mirror
+
+    page = admin.html("/segments", "ja")
+    assert catalogue("ja")["segments.mirror_warning"] in page and "tsunagu.points_expiring" in page
+    assert not mirror.is_on(installed)
+    on = admin.post("/segments/mirror", {"mirror": "on"}, "en")
+    assert on.status_code == 200 and on.get_json()["message"] == catalogue("en")["segments.mirror_saved_on"]
+    session.refresh(installed)
+    assert mirror.is_on(installed)
+    assert catalogue("en")["segments.mirror_state_on"] in admin.html("/segments", "en")
+    off = admin.post("/segments/mirror", {"mirror": "off"}, "ja")
+    assert off.status_code == 200
+    session.refresh(installed)
+    assert not mirror.is_on(installed)
+    bad = admin.post("/segments/mirror", {"mirror": "maybe"}, "en")
+    assert bad.status_code == 422

@@ -103,3 +103,27 @@ def test_auth_start_with_a_bad_shopify_signature_is_refused(client):
 def test_auth_start_with_a_non_ascii_signature_is_refused_not_a_server_error(client, given):
     query = f"{urlencode({'shop': SHOP_A, 'timestamp': str(int(time.time()))})}&hmac={given}"
     assert client.get(f"/auth?{query}").status_code == 400
+
+
+def test_auth_start_writes_nothing(client, session):
+    """Anyone can GET /auth: without a verified callback it must not cost a database row."""
+    for _ in range(3):
+        assert client.get(f"/auth?shop={SHOP_A}").status_code == 302
+    assert session.execute(select(OAuthState)).first() is None
+
+
+def test_a_state_not_signed_by_the_app_is_refused_even_with_a_matching_cookie(client, emulator, session):
+    params = _authorize(client, emulator)
+    forged = "forged-nonce." + params["state"].split(".")[1] + ".AAAAAAAAAAAAAAAAAAAAAA"
+    with client.session_transaction() as cookie:
+        cookie["oauth_state"] = forged
+    assert client.get("/auth/callback?" + urlencode(_resign(params, state=forged))).status_code == 400
+    assert session.execute(select(ShopToken)).first() is None
+
+
+def test_the_session_cookie_is_secure_httponly_and_samesite_none(client):
+    """Set inside the admin's iframe (a third-party context): only SameSite=None; Secure is sent back."""
+    cookie = client.get(f"/auth?shop={SHOP_A}").headers["Set-Cookie"]
+    attributes = {part.strip().split("=")[0].lower(): part for part in cookie.split(";")}
+    assert {"secure", "httponly", "samesite"} <= attributes.keys()
+    assert attributes["samesite"].strip() == "SameSite=None"

@@ -49,9 +49,27 @@ def test_home_page_shows_shop_scopes_and_layout(client, emulator):
     tags = re.findall(r"<(?:meta|script|link|title)\b[^>]*>", head)
     assert tags[0] == '<meta name="shopify-api-key" content="test-api-key">'
     assert tags[1] == '<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js">'
-    assert head.index("app-bridge.js") < head.index("polaris.js") < head.index("tsunagu.css")
+    assert head.index("app-bridge.js") < head.index("polaris-1.js") < head.index("tsunagu.css")
+    # Polaris pinned to major version 1 (the stable 1.x channel), never the unversioned polaris.js.
+    assert tags[2] == '<script src="https://cdn.shopify.com/shopifycloud/polaris-1.js">'
+    # The admin's sidebar is `s-app-nav` with `s-link` items (no home entry: the app's name is the home link).
+    nav = html.split("<s-app-nav>", 1)[1].split("</s-app-nav>", 1)[0]
+    assert "ui-nav-menu" not in html and 'rel="home"' not in nav
+    assert re.findall(r"<s-link href=\"/(\w[\w-]*)\?", nav)[:2] == ["members", "segments"]
     assert "write_customers" in html
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_page_load_remembers_the_admins_language_for_the_shop(client, emulator):
+    client.get(emulator.page_url(id_token=emulator.mint(), locale="ja"))
+    shop = db.session.execute(select(Shop).where(Shop.domain == SHOP_A)).scalar_one()
+    assert shop.locale == "ja"
+    client.get(emulator.page_url(id_token=emulator.mint(), locale="en-US"))
+    db.session.refresh(shop)
+    assert shop.locale == "en"
+    client.get(emulator.page_url(id_token=emulator.mint(), locale="xx"))  # unsupported: kept as it was
+    db.session.refresh(shop)
+    assert shop.locale == "en"
 
 
 def test_page_load_without_id_token_goes_to_the_patch_page(client, emulator):
@@ -131,3 +149,15 @@ def test_fetch_creates_nothing_for_another_shop_and_reads_only_its_own(client, e
     body = client.get("/api/shop?shop=shop-b.myshopify.com", headers=emulator.bearer()).get_json()
     assert body["domain"] == SHOP_A
     assert db.session.execute(select(Shop).where(Shop.domain == "shop-b.myshopify.com")).first() is None
+
+
+def test_pages_load_polaris_from_the_configured_url(client, emulator, app):
+    import dataclasses
+
+    settings = app.config["SETTINGS"]
+    app.config["SETTINGS"] = dataclasses.replace(settings, polaris_url="https://cdn.example/polaris-next.js")
+    try:
+        html = client.get(emulator.page_url(id_token=emulator.mint(), locale="en")).get_data(as_text=True)
+    finally:
+        app.config["SETTINGS"] = settings
+    assert '<script src="https://cdn.example/polaris-next.js"' in html

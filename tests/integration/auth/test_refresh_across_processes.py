@@ -47,13 +47,14 @@ def test_processes_refresh_an_expired_token_exactly_once(
         .where(ShopToken.shop_id == shop.id)
         .values(access_expires_at=utcnow() - timedelta(1))
     )
-    db.session.commit()
+    shop_id = shop.id
+    db.session.commit()  # nothing read after it: on SQLite an open transaction holds the write lock
 
     ctx = multiprocessing.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     env = dict(TEST_ENV, DATABASE_URL=database_url, SHOPIFY_ADMIN_ORIGIN=served_emulator)
     workers = [
-        ctx.Process(target=call_shopify, args=(env, shop.id, ready, go, results)) for _ in range(PROCESSES)
+        ctx.Process(target=call_shopify, args=(env, shop_id, ready, go, results)) for _ in range(PROCESSES)
     ]
     for worker in workers:
         worker.start()

@@ -28,6 +28,8 @@ from tests.integration.auth.helpers import install_via_page_load
 PUBLIC = {
     "static": "static files: no shop data",
     "health.healthz": "database liveness only",
+    "health.readyz": "readiness: the database and the worker/syncer heartbeats; no shop data",
+    "metrics.metrics": "Prometheus text: bearer METRICS_TOKEN when set, none in production without it",
     "install.start": "starts the authorization-code grant; reads no shop data",
     "install.callback": "query HMAC, timestamp and single-use state are verified before anything",
     "install.patch_id_token": "App Bridge bootstrap page; no shop data",
@@ -39,7 +41,14 @@ PUBLIC = {
     "proxy.line_link": "app proxy: signature + logged-in customer (app/proxy)",
 }
 # Public routes that may answer 2xx/3xx to an unsigned request because they expose nothing.
-OPEN_WITHOUT_SIGNATURE = {"static", "health.healthz", "install.start", "install.patch_id_token"}
+OPEN_WITHOUT_SIGNATURE = {
+    "static",
+    "health.healthz",
+    "health.readyz",
+    "metrics.metrics",
+    "install.start",
+    "install.patch_id_token",
+}
 SHOP_B = "shop-b.myshopify.com"
 B_NAME = "Marker Shop B 7f3c"
 B_CUSTOMER = "990000000001"

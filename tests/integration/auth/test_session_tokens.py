@@ -19,6 +19,9 @@ BAD_TOKENS = {
     "no exp claim": {"omit": ("exp",)},
     "no nbf claim": {"omit": ("nbf",)},
     "alg none": {"algorithm": "none", "key": ""},
+    # Shopify's tokens live one minute: a signed token valid for a year (or issued long ago) is refused.
+    "lives a year": {"lifetime": 365 * 24 * 3600},
+    "issued an hour ago, still valid": {"iat": int(time.time()) - 3600},
 }
 
 

@@ -24,7 +24,9 @@ WORKERS = 20
 
 def _install(emulator) -> int:
     shop = exchange_id_token(SHOP_A, emulator.mint(SHOP_A))
-    return shop.id
+    shop_id = shop.id
+    db.session.commit()  # end the read: on SQLite an open transaction holds the write lock
+    return shop_id
 
 
 def _decrypt(app, shop_id: int, field: str) -> str:

@@ -50,6 +50,7 @@ from app.points.upkeep import refresh_shop
 from app.shops.rules import load_rules, save_rules
 from scripts.pgtemp import backend
 from tests.conftest import TEST_ENV
+from tests.conftest import _ConnectionSession as ConnectionSession
 
 CUSTOMERS = ("c1", "c2", "c3")
 START = datetime(2026, 1, 10, 1, 0, tzinfo=UTC)
@@ -85,7 +86,11 @@ class LedgerMachine(RuleBasedStateMachine):
         self.connection = db.engine.connect()
         self.outer = self.connection.begin()
         self.session = db._make_scoped_session(
-            {"bind": self.connection, "join_transaction_mode": "create_savepoint"}
+            {
+                "bind": self.connection,
+                "join_transaction_mode": "create_savepoint",
+                "class_": ConnectionSession,
+            }
         )
         self.shop = Shop(domain="machine.myshopify.com", currency="JPY", timezone=TZ)
         self.session.add(self.shop)

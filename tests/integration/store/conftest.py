@@ -12,9 +12,9 @@ import pytest
 
 from app.integrations.line.links import connect_line
 from app.integrations.smaregi.connection import connect
+from emulator.line import LineStandIn
+from emulator.smaregi import SmaregiStandIn
 from tests.conftest import TEST_ENV
-from tests.standins.line import LineStandIn
-from tests.standins.smaregi import SmaregiStandIn
 
 CONTRACT = "sb_tsunagu01"
 WEBHOOK_SECRET = "smaregi-shared-secret-0123456789"

@@ -8,7 +8,7 @@ from app.dispatch import dispatch
 from app.integrations.smaregi.views import SECRET_HEADER
 from app.members.identity import find_link
 from app.members.records import active_member
-from app.models.inbox import PENDING, InboxEvent
+from app.models.inbox import InboxEvent, InboxStatus
 from app.models.member import Member
 from tests.integration.store.conftest import CONTRACT, WEBHOOK_SECRET
 
@@ -25,7 +25,7 @@ def work(session) -> int:
     done = 0
     rows = session.scalars(
         select(InboxEvent)
-        .where(InboxEvent.source == "smaregi", InboxEvent.status == PENDING)
+        .where(InboxEvent.source == "smaregi", InboxEvent.status == InboxStatus.PENDING)
         .order_by(InboxEvent.id)
     ).all()
     for row in rows:

@@ -15,9 +15,10 @@ from app.integrations.line.sender import MAX_ATTEMPTS, send_due
 from app.integrations.line.tokens import issue
 from app.members.identity import member_for_customer
 from app.models.integrations import LineLink, LineMessage
+from app.models.purchase import Purchase
 from app.points.purchases import apply_purchase
+from emulator.line import follow_event, signed_webhook, text_event
 from tests.integration.store.conftest import LINE_SECRET, proxy_query
-from tests.standins.line import follow_event, signed_webhook, text_event
 
 SHOP = "test-shop.myshopify.com"
 JST_14 = datetime(2026, 11, 20, 5, 0, tzinfo=UTC)  # 14:00 in Tokyo
@@ -119,6 +120,23 @@ def test_a_store_purchase_at_14_schedules_one_message_for_20_once_per_day(
     assert send_due(session, JST_20 + timedelta(hours=1)) == {}
     texts = line_api.texts_to(USER)
     assert len(texts) == 2 and "Ginza" in texts[1]
+
+
+def test_a_store_named_after_the_visit_was_queued_is_named_in_the_thank_you(
+    client, session, shop, line_connected, line_api
+):
+    link(client)
+    send_due(session)  # the link confirmation
+    store_sale(session, shop, JST_14, "5101", location=None)  # a webhook names the location id only
+    assert schedule_from_purchases(session, shop, JST_14 + timedelta(minutes=5)) == 1
+    [message] = thank_yous(session)
+    assert message.store_name is None
+    purchase = session.scalar(select(Purchase).where(Purchase.source_id == "5101"))
+    purchase.location_name = "Ginza"  # what the syncer does once it has read the location's name
+    session.flush()
+    assert send_due(session, JST_20)["sent"] == 1
+    text = line_api.texts_to(USER)[-1]
+    assert "Ginza" in text and "当店" not in text
 
 
 def test_an_online_purchase_sends_nothing(client, session, shop, line_connected, line_api):

@@ -114,7 +114,7 @@ def test_paper_card_linking_brings_store_points_and_purchases(client, session, s
     assert linked.status_code == 200
     html = linked.get_data(as_text=True)
     assert '<b class="points-pending">120 pt</b>' in html
-    assert "渋谷店" in html and "¥12,000" in html
+    assert "渋谷店" in html and "￥12,000" in html  # CLDR: the Japanese card writes a full-width yen sign
     member = member_for_customer(session, shop, "7001")
     assert store_member(session, shop, "P0042").id == member.id
 
@@ -155,5 +155,5 @@ def test_points_about_to_expire_are_announced(client, session, shop):
     html = card(client, "7001", extra={"lang": "en"}).get_data(as_text=True)
     assert '<b class="points-available">200 pt</b>' in html
     expires = (earned + timedelta(days=365)).astimezone(ZoneInfo("Asia/Tokyo")).date()
-    assert f"200 points expire on {expires}" in html
+    assert f"200 points expire on {expires:%b} {expires.day}, {expires.year}" in html  # CLDR en: Nov 3, 2026
     assert "No store purchases yet" in html  # an online order is not a store purchase

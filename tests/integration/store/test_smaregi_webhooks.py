@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.integrations.smaregi.views import SECRET_HEADER
-from app.models.inbox import IGNORED, PENDING, InboxEvent
+from app.models.inbox import InboxEvent, InboxStatus
 from tests.integration.store.conftest import CONTRACT, WEBHOOK_SECRET
 from tests.integration.store.helpers import deliver
 
@@ -25,7 +25,7 @@ def test_a_delivery_is_recorded_once_and_answered_200(client, session, connected
     [row] = rows(session)
     assert (row.topic, row.status, row.delivery_id, row.shop_domain) == (
         "pos:transactions",
-        PENDING,
+        InboxStatus.PENDING,
         "evt-1",
         "test-shop.myshopify.com",
     )
@@ -80,7 +80,7 @@ def test_an_event_we_do_not_handle_is_kept_as_ignored(client, session, connected
     )
     assert client.post("/integrations/smaregi/webhooks", data=body, headers=headers).status_code == 200
     [row] = rows(session)
-    assert row.status == IGNORED
+    assert row.status == InboxStatus.IGNORED
 
 
 def test_a_body_over_2_mb_is_refused(client, session, connected, smaregi):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.dispatch import dispatch
 from app.jobs.inbox import RetryPolicy
 from app.jobs.worker import Worker, WorkerConfig
-from app.models.inbox import DONE, PENDING, InboxEvent
+from app.models.inbox import InboxEvent, InboxStatus
 from tests.integration.store.conftest import CONTRACT
 from tests.integration.store.helpers import deliver, store_member
 
@@ -34,7 +34,7 @@ def test_the_worker_credits_a_smaregi_sale(app, client, session, shop, connected
     )
     session.commit()
     assert worker(app).run(once=True) == 1
-    assert session.scalar(select(InboxEvent.status)) == DONE
+    assert session.scalar(select(InboxEvent.status)) == InboxStatus.DONE
     assert store_member(session, shop, "C0001").points_pending == 40
 
 
@@ -52,6 +52,6 @@ def test_a_smaregi_outage_is_retried_later_with_a_reason(app, client, session, s
     worker(app).run(once=True)
     row = session.scalar(select(InboxEvent))
     session.refresh(row)
-    assert (row.status, row.attempts) == (PENDING, 1)
+    assert (row.status, row.attempts) == (InboxStatus.PENDING, 1)
     assert row.last_error.startswith("SmaregiError") and row.next_attempt_at > datetime.now(UTC)
     assert store_member(session, shop, "C0001") is None  # nothing half-applied

@@ -99,6 +99,7 @@ def test_not_enough_points_is_refused_and_nothing_is_created(world):
 def test_two_parallel_redemptions_of_the_same_points_one_succeeds(world, app):
     _, member = member_with_points(world)
     points, member_id, shop_id = member.points_available, member.id, world.shop.id
+    world.session.commit()  # end the read: on SQLite an open transaction holds the write lock
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
@@ -106,6 +107,7 @@ def test_two_parallel_redemptions_of_the_same_points_one_succeeds(world, app):
         with app.app_context():
             session = db.session
             shop = session.get(Shop, shop_id)
+            session.commit()  # not waiting at the barrier with SQLite's write lock in hand
             pacer = CostPacer.for_plan("standard", clock=world.clock, sleep=world.clock.sleep)
             barrier.wait()
             for _ in range(3):

@@ -88,3 +88,13 @@ def test_custom_segment_is_checked_then_created(world):
     assert world.session.get(ShopSegment, row.id).shopify_id in {
         s["id"] for s in world.remote.segments()
     } or any(s["name"] == "Big spenders" for s in world.remote.segments())
+
+
+def test_a_japanese_shops_standard_segments_are_named_in_japanese(world):
+    world.shop.locale = "ja"  # the admin opened the app in Japanese (recorded on app loads)
+    world.session.commit()
+    rows = install_standard_segments(world.session, world.shop, world.client(), world.pacer())
+    names = {s["name"] for s in world.remote.segments()}
+    assert {"Tsunagu: ゴールド以上", "Tsunagu: 店舗のみ", "Tsunagu: LINE 未連携の店舗常連"} <= names
+    assert not any(n.endswith(("and up", "Store only")) for n in names)
+    assert {r.name for r in rows} == names

@@ -18,9 +18,15 @@ T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
 
 def headers(
-    topic: str, body: bytes, *, shop: str = SHOP, webhook_id: str | None = None, secret: str = SECRET
+    topic: str,
+    body: bytes,
+    *,
+    shop: str = SHOP,
+    webhook_id: str | None = None,
+    secret: str = SECRET,
+    triggered_at: datetime | None = None,
 ):
-    """What Shopify sends with a delivery."""
+    """What Shopify sends with a delivery (triggered now unless said otherwise, as a live event is)."""
     return {
         "Content-Type": "application/json",
         "X-Shopify-Topic": topic,
@@ -28,7 +34,7 @@ def headers(
         "X-Shopify-API-Version": "2026-07",
         "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
         "X-Shopify-Event-Id": str(uuid.uuid4()),
-        "X-Shopify-Triggered-At": "2026-11-01T10:00:00Z",
+        "X-Shopify-Triggered-At": (triggered_at or datetime.now(UTC)).isoformat(),
         "X-Shopify-Hmac-Sha256": sign(body, secret),
     }
 

@@ -59,7 +59,9 @@ def stop_workers(processes: list[subprocess.Popen], timeout: float = 30) -> list
 def open_rows(session) -> int:
     """Rows not finished yet (pending or processing)."""
     session.rollback()  # a fresh snapshot
-    return session.scalar(select(func.count()).where(InboxEvent.status.in_(("pending", "processing")))) or 0
+    count = session.scalar(select(func.count()).where(InboxEvent.status.in_(("pending", "processing")))) or 0
+    session.rollback()  # and no transaction left open: on SQLite it would hold the workers' write lock
+    return count
 
 
 def wait_until_drained(session, *, timeout: float, settle: float = 0.5) -> float:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.i18n import catalogue, format_date, format_datetime, format_money, negotiate
+from app.i18n import catalogue, format_date, format_datetime, format_money, format_month, negotiate
 
 ROOT = Path(__file__).resolve().parents[3]
 # t('key'), t("key", ...), form.error("field", "key"): literal keys in templates and admin views.
@@ -91,11 +91,28 @@ def test_admin_locale_tags_are_negotiated(tag, expected):
     assert negotiate(tag) == expected
 
 
-def test_yen_and_dates_read_naturally_in_each_language():
-    assert format_money(Decimal("12000.4"), "JPY", "ja") == "12,000円"
-    assert format_money(Decimal("12000.5"), "JPY", "en") == "¥12,001"
-    assert format_money(Decimal("19.9"), "USD", "en") == "19.90 USD"
+def test_money_and_dates_are_written_as_each_language_does_cldr():
+    # Babel's CLDR data: the Japanese locale writes the yen sign full-width, English half-width.
+    assert format_money(Decimal("12000.4"), "JPY", "ja") == "￥12,000"
+    assert format_money(Decimal("12000.5"), "JPY", "en") == "¥12,001"  # half up to the currency's unit
+    assert format_money(Decimal("12.34"), "USD", "en") == "$12.34"
+    assert format_money(Decimal("19.9"), "USD", "en") == "$19.90"
+    assert format_money(Decimal("19.9"), "EUR", "en") == "€19.90"
+    assert format_money(Decimal("1234.5"), "USD", "ja") == "$1,234.50"
+    assert format_money(None, "USD", "en") == "—"
     assert format_date(date(2026, 11, 3), locale="ja") == "2026年11月3日"
+    assert format_date(date(2026, 11, 3), locale="en") == "Nov 3, 2026"
+    assert format_month(date(2026, 11, 1), locale="ja") == "2026年11月"
+    assert format_month(date(2026, 11, 1), locale="en") == "Nov 2026"
     at = datetime(2026, 10, 31, 16, 5, tzinfo=UTC)  # already 1 November in Tokyo
-    assert format_datetime(at, "Asia/Tokyo", "ja") == "2026年11月1日 01:05"
-    assert format_datetime(at, "Asia/Tokyo", "en") == "2026-11-01 01:05"
+    assert format_date(at, "Asia/Tokyo", "en") == "Nov 1, 2026"
+    assert format_datetime(at, "Asia/Tokyo", "ja") == "2026年11月1日 1:05"
+    assert format_datetime(at, "Asia/Tokyo", "en") == "Nov 1, 2026 01:05"
+
+
+def test_templates_have_the_formatters_as_filters(app):
+    with app.test_request_context("/?locale=en"):
+        rendered = app.jinja_env.from_string(
+            "{{ 12.34 | money('USD') }} {{ d | date }} {{ 12345 | number }}"
+        ).render(d=date(2026, 11, 3))
+    assert rendered == "$12.34 Nov 3, 2026 12,345"

@@ -33,5 +33,33 @@ def test_declared_toml_scopes_cover_every_feature():
     from pathlib import Path
 
     toml = tomllib.loads((Path(__file__).resolve().parents[3] / "shopify.app.toml").read_text())
-    granted = toml["access_scopes"]["scopes"]
+    # Declared = required + optional (a merchant who uses every feature has granted both).
+    granted = ",".join([toml["access_scopes"]["scopes"], *toml["access_scopes"].get("optional_scopes", [])])
     assert features_missing_scopes(Shop(domain="x.myshopify.com", granted_scopes=granted)) == {}
+
+
+def _toml_scopes() -> tuple[set[str], set[str]]:
+    import tomllib
+    from pathlib import Path
+
+    access = tomllib.loads((Path(__file__).resolve().parents[3] / "shopify.app.toml").read_text())[
+        "access_scopes"
+    ]
+    return {s.strip() for s in access["scopes"].split(",") if s.strip()}, set(
+        access.get("optional_scopes", [])
+    )
+
+
+def test_a_managed_install_alone_runs_the_core_features():
+    required, _ = _toml_scopes()
+    missing = features_missing_scopes(Shop(domain="x.myshopify.com", granted_scopes=",".join(required)))
+    assert set(missing) == {"history_backfill", "reward_codes", "customer_merge"}
+
+
+def test_the_optional_scopes_unlock_exactly_the_optional_features():
+    required, optional = _toml_scopes()
+    for scope in optional:
+        shop = Shop(
+            domain="x.myshopify.com", granted_scopes=",".join(required - {scope} | (optional - {scope}))
+        )
+        assert features_missing_scopes(shop), f"{scope} unlocks no feature"

@@ -92,3 +92,22 @@ def test_only_our_namespace_counts():
         {"queryName": "amount_spent"},
     ]
     assert filter_names_from(nodes, NS) == {"rank": f"metafields.{NS}.rank"}
+
+
+def test_standard_segment_names_follow_the_shops_language():
+    ja = {d.handle: d.name for d in standard_definitions(RankRules(), "ja")}
+    en = {d.handle: d.name for d in standard_definitions(RankRules(), "en")}
+    assert ja["rank-gold-up"] == "Tsunagu: ゴールド以上" and en["rank-gold-up"] == "Tsunagu: Gold and up"
+    assert ja["dormant-90d"] == "Tsunagu: 90日間購入なし" and en["dormant-90d"] == "Tsunagu: Dormant 90 days"
+    assert set(ja) == set(en) and all(ja[h] != en[h] for h in ja)
+
+
+def test_a_merchant_named_rank_keeps_its_handle_in_the_segment_name():
+    from decimal import Decimal
+
+    from app.domain.settings import Tier
+
+    tiers = (Tier("regular", Decimal(0), Decimal(1)), Tier("diamond", Decimal(5), Decimal(2)))
+    ranks = RankRules(tiers=tiers)
+    names = {d.handle: d.name for d in standard_definitions(ranks, "ja")}
+    assert names["rank-diamond-up"] == "Tsunagu: Diamond以上"

@@ -57,6 +57,14 @@ def test_a_pos_order_with_a_refund():
     assert event.gross_amount == Decimal("12000")  # current subtotal plus the refunded line
     assert [(r.source_id, r.amount) for r in event.refunds] == [("5", Decimal("3000"))]
     assert event.discount_codes == ("WELCOME",) and event.items_count == 3
+    assert event.location_name is None  # the location's name was not asked for
+
+
+def test_the_retail_location_name_names_the_store():
+    named = node(retailLocation={"id": "gid://shopify/Location/655441491", "name": "渋谷店"})
+    assert order_from_graphql(named, SHOP).location_name == "渋谷店"
+    blank = node(retailLocation={"id": "gid://shopify/Location/655441491", "name": "  "})
+    assert order_from_graphql(blank, SHOP).location_name is None
 
 
 def test_a_refund_without_lines_counts_successful_refund_transactions():
