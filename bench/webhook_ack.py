@@ -21,7 +21,8 @@ from bench.common import Figure, summary
 from bench.database import app_env, bench_database
 from bench.servers import ROOT, gunicorn
 
-SAMPLE = ROOT.parent / "shared" / "shopify" / "payloads" / "orders_create.json"
+# Shopify's sample orders/create body, vendored beside the webhook tests.
+SAMPLE = ROOT / "tests" / "unit" / "webhooks" / "data" / "orders_create.json"
 SHOP = "bench-shop.myshopify.com"
 SECRET = "bench-api-secret"
 # A rate counts as sustained while every request is answered 200 and p99 stays under this: a server that
