@@ -2,8 +2,9 @@
 while every Admin API call of another shop fails, so that shop's install tasks never complete.
 
 The processes are started from the Procfile's own command lines, pointed at the emulator through
-SHOPIFY_ADMIN_ORIGIN. The emulator answers every call for the failing shop with a 503 or with a 200 that
-lacks the objects asked for (its fault injector, set through `POST /_emulator/faults`), in real time.
+SHOPIFY_ADMIN_ORIGIN. The emulator answers every call for the failing shop with a 503 or with a 200 that lacks
+the objects asked for (its fault injector, set through `POST /_emulator/faults`), in real time. Midway the
+syncer is killed with SIGKILL and replaced, and the next sales still reach Shopify.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy import create_engine, func, select, text
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from app.models import Purchase, Shop
+from app.sync.syncer import LEASE_TTL
 from emulator.server import create_emulator
 from emulator.state import EmulatorState
 from emulator.webhook_sender import WebhookSender
@@ -69,15 +71,7 @@ def deployed(
     procs: dict[str, subprocess.Popen] = {}
     try:
         for name, command in commands.items():
-            log = (logs / f"{name}.log").open("ab")
-            procs[name] = subprocess.Popen(
-                ["bash", "-c", f"exec {command.strip()}"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            procs[name] = start(name, command, env, logs)
         yield procs
     finally:
         for proc in procs.values():
@@ -89,6 +83,19 @@ def deployed(
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def start(name: str, command: str, env: dict[str, str], logs: Path) -> subprocess.Popen:
+    """One process type, run by its Procfile command line in a session of its own."""
+    log = (logs / f"{name}.log").open("ab")
+    return subprocess.Popen(
+        ["bash", "-c", f"exec {command.strip()}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_for(condition, timeout: float, what: str, procs: dict[str, subprocess.Popen], logs: Path) -> None:
@@ -191,6 +198,7 @@ def test_a_shop_whose_calls_all_fail_does_not_stop_another_shops_sync(tmp_path):
             wait_for(web_up, 90, "web answers /healthz", procs, tmp_path)
             sender = WebhookSender(TEST_ENV["SHOPIFY_API_SECRET"], f"{base}/webhooks", max_retries=0)
             number = 1000
+            healthy = state.shops[HEALTHY]
             for domain in (HEALTHY, FAILING):
                 for customer in customers[domain]:
                     number += 1
@@ -199,16 +207,33 @@ def test_a_shop_whose_calls_all_fail_does_not_stop_another_shops_sync(tmp_path):
                         state.shops[domain].add_order(order)
                     assert sender.send(domain, "orders/create", order).status == 200
 
-            healthy = state.shops[HEALTHY]
-
-            def healthy_synced() -> bool:
+            def healthy_synced(count: str = "1") -> bool:
                 with state.lock:
-                    return all(
+                    values = [
                         healthy.metafield(f"gid://shopify/Customer/{c['id']}", healthy.app_namespace, WATCHED)
                         for c in customers[HEALTHY]
-                    )
+                    ]
+                return all(v is not None and v["value"] == count for v in values)
 
             wait_for(healthy_synced, 120, "the healthy shop's purchase_count metafields", procs, tmp_path)
+            # The syncer killed outright and replaced, as a process manager would. A syncer holds a shop's
+            # lease only during its pass: killed between passes it leaves none, killed mid-pass it runs out.
+            os.killpg(procs["syncer"].pid, signal.SIGKILL)
+            procs["syncer"].wait()
+            procs["syncer"] = start("syncer", commands["syncer"], env, tmp_path)
+            for customer in customers[HEALTHY]:
+                number += 1
+                order = order_for(customer, number, "3000.00")
+                with state.lock:
+                    healthy.add_order(order)
+                assert sender.send(HEALTHY, "orders/create", order).status == 200
+            wait_for(
+                lambda: healthy_synced("2"),
+                LEASE_TTL.total_seconds() + 90,
+                "the second sales, written by the replacement syncer",
+                procs,
+                tmp_path,
+            )
             # The failing shop's calls kept failing the whole time, and still nothing died.
             time.sleep(3)
             assert all(p.poll() is None for p in procs.values()), {n: p.poll() for n, p in procs.items()}
