@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.customers import compliance
@@ -168,17 +167,28 @@ def dispatch(session: Session, row: InboxEvent) -> str:
 
 
 def periodic() -> None:
-    """The worker's scheduled jobs, run between inbox batches; each decides per shop whether it is due."""
-    # The store side (LINE outbox, Smaregi pull) first: it contains one shop's failure.
-    run_store_jobs()
-    reconcile_due_shops()
-    # Daily per shop: pending points mature, lots expire, rolling ranks move as sales age out.
-    run_daily_upkeep()
-    # Month-end closes and the dashboard's home summaries.
-    run_scheduled_reports()
-    # Personal data past its retention: processed webhook rows, expired customer data exports.
-    try:
-        purge_expired(db.session, current_app.config["SETTINGS"])
-    except SQLAlchemyError as exc:  # the next round tries again; the inbox must not wait for it
-        db.session.rollback()
-        log.error("retention purge failed: %s", type(exc).__name__)
+    """The worker's scheduled jobs, run between inbox batches; each decides per shop whether it is due.
+
+    Each job runs on its own: one that fails is logged by exception type (a driver's message can quote row
+    values), its transaction rolled back, and the jobs after it still run; it is tried again next round.
+    """
+    for job in SCHEDULED_JOBS:
+        try:
+            job()
+        except Exception as exc:
+            db.session.rollback()
+            log.error("scheduled job %s failed: %s", job.__name__, type(exc).__name__)
+
+
+def purge_personal_data() -> None:
+    """Personal data past its retention: processed webhook rows, expired customer data exports."""
+    purge_expired(db.session, current_app.config["SETTINGS"])
+
+
+SCHEDULED_JOBS: tuple[Callable[[], object], ...] = (
+    run_store_jobs,  # the store side (LINE outbox, Smaregi pull); it contains one shop's failure itself
+    reconcile_due_shops,
+    run_daily_upkeep,  # daily per shop: pending points mature, lots expire, rolling ranks move
+    run_scheduled_reports,  # month-end closes and the dashboard's home summaries
+    purge_personal_data,
+)

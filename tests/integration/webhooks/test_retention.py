@@ -108,3 +108,23 @@ def test_a_topic_we_do_not_handle_is_stored_as_its_hash_only(client, session, sh
     assert post(client, "checkouts/create", body).status_code == 200
     (row,) = rows(session)
     assert row.status == "ignored" and set(json.loads(row.payload)) == {"_retained"}
+
+
+def test_a_failing_scheduled_job_does_not_stop_the_ones_after_it(
+    app, client, session, shop, monkeypatch, caplog
+):
+    post(client, "orders/create", order_body(906, "1000"))
+    drain(app)
+    (row,) = rows(session)
+    _age(session, row, 31)
+
+    def broken() -> None:
+        raise RuntimeError("a scheduled job that always fails")
+
+    import app.dispatch as dispatch_module
+
+    jobs = dispatch_module.SCHEDULED_JOBS
+    monkeypatch.setattr(dispatch_module, "SCHEDULED_JOBS", (broken, *jobs))
+    periodic()
+    assert rows(session) == []  # the purge, last in the round, still ran
+    assert "scheduled job broken failed: RuntimeError" in caplog.text
