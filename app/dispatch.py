@@ -25,6 +25,7 @@ from app.integrations.smaregi.handlers import SMAREGI_HANDLERS
 from app.jobs.inbox import refuse
 from app.models.inbox import InboxEvent, InboxStatus
 from app.models.shop import Shop
+from app.points.history import run_rebuilds
 from app.points.purchases import apply_purchase, apply_refund
 from app.points.upkeep import run_daily_upkeep
 from app.shopify.payloads.graphql import order_from_graphql
@@ -189,6 +190,7 @@ SCHEDULED_JOBS: tuple[Callable[[], object], ...] = (
     run_store_jobs,  # the store side (LINE outbox, Smaregi pull); it contains one shop's failure itself
     reconcile_due_shops,
     run_daily_upkeep,  # daily per shop: pending points mature, lots expire, rolling ranks move
+    run_rebuilds,  # members re-derived after a rules change too large for one request (past purchases)
     run_scheduled_reports,  # month-end closes and the dashboard's home summaries
     purge_personal_data,
 )

@@ -1,9 +1,11 @@
-"""B7 dashboard home: GET / (token verified, KPIs, SVG charts) on a large shop, vs a trivial indexed query.
+"""B5 dashboard home: GET / (token verified, KPIs, SVG charts) on a large shop, vs a trivial indexed query.
 
-Goal: p95 < 300 ms with 200,000 members and 1,000,000 purchases (the full size). Rows are bulk-loaded (the
-benchmark measures reads, not ingest); the materialised summary is refreshed once first, as the worker would.
+Goals at the full size (200,000 members, 1,000,000 purchases): home p95 <= 300 ms, and the summary the home
+reads recomputed by the worker in <= 30 s. Rows are bulk-loaded (COPY on PostgreSQL: the benchmark measures
+reads, not ingest); the summary is then computed the way "refresh now" has it done: a queued job the worker's
+scheduled round runs. Also measured: the round's change check when nothing changed (its cost every minute).
 
-python -m bench.dashboard_home [--full] [--postgres]
+python -m bench.dashboard_home [--full] [--no-postgres | --only-postgres]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from scripts.pgtemp import DEFAULT_PG_URL, throwaway_database
 SHOP = "bench-home.myshopify.com"
 API_KEY, API_SECRET = "bench-api-key", "bench-api-secret-0123456789abcdef0123"
 GOAL_P95_MS = 300.0
+GOAL_REFRESH_S = 30.0
 SIZES = {"quick": (20_000, 100_000), "full": (200_000, 1_000_000)}
 CHANNELS = ["online"] * 40 + ["pos"] * 45 + ["external_pos"] * 10 + ["app"] * 5
 STORES = [("shopify:1", "渋谷店"), ("shopify:2", "梅田店"), ("smaregi:7", "福岡店")]
@@ -201,7 +204,8 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
     """Load, refresh the summary, then time GET / and the baseline in the same process."""
     from app import create_app
     from app.config import load_settings
-    from app.dashboard import summary as dashboard
+    from app.dashboard import jobs as dashboard_jobs
+    from app.dashboard.summary import watermark
     from app.extensions import db
     from app.models import Member, Shop
     from emulator.id_tokens import IdTokenMinter
@@ -219,10 +223,17 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
                 conn.execute(text("ANALYZE"))
         load_s = time.perf_counter() - started
         shop = db.session.scalar(select(Shop).where(Shop.domain == SHOP))
-        started = time.perf_counter()
-        dashboard.refresh_summary(db.session, shop)
+        dashboard_jobs.enqueue(db.session, shop, dashboard_jobs.SUMMARY)  # what "refresh now" does
         db.session.commit()
+        started = time.perf_counter()
+        ran = dashboard_jobs.run_queued_jobs(db.session)  # the worker's scheduled round
         refresh_ms = (time.perf_counter() - started) * 1000
+        assert ran == 1, ran
+        checks = []
+        for _ in range(5):  # a later round's change check: the watermark of the shop's rows
+            started = time.perf_counter()
+            watermark(db.session, shop)
+            checks.append((time.perf_counter() - started) * 1000)
         member_ids = db.session.scalars(select(Member.id).limit(1000)).all()
         db.session.remove()
 
@@ -264,24 +275,29 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
     base = summary([baseline_once() for _ in range(requests * 5)])
     return [
         Figure(
-            "B7", f"home p50, {label}", home["p50"], "ms", base["p50"], "indexed member read p50", "",
+            "B5", f"home p50, {label}", home["p50"], "ms", base["p50"], "indexed member read p50", "",
             None, extra=home,
         ),
         Figure(
-            "B7", f"home p95, {label}", home["p95"], "ms", base["p95"], "indexed member read p95",
+            "B5", f"home p95, {label}", home["p95"], "ms", base["p95"], "indexed member read p95",
             f"< {GOAL_P95_MS:.0f} ms", home["p95"] < GOAL_P95_MS, extra=home,
         ),
         Figure(
-            "B7", f"summary refresh (worker), {label}", refresh_ms, "ms", None, "", "", None,
+            "B5", f"summary refresh (queued job, worker), {label}", refresh_ms, "ms", base["p50"],
+            "indexed member read p50", f"<= {GOAL_REFRESH_S:.0f} s", refresh_ms <= GOAL_REFRESH_S * 1000,
             note=f"bulk load took {load_s:.0f} s",
+        ),
+        Figure(
+            "B5", f"change check (watermark) per worker round, {label}", min(checks), "ms", base["p50"],
+            "indexed member read p50", "", None, extra={"runs_ms": checks},
         ),
     ]  # fmt: skip
 
 
-def run(full: bool = False, postgres: bool | None = None) -> list[Figure]:
+def run(full: bool = False, postgres: bool | None = None, sqlite: bool = True) -> list[Figure]:
     """The bench entry point (`python -m bench`): SQLite, plus PostgreSQL when it answers."""
     members, purchases = SIZES["full" if full else "quick"]
-    figures = measure_sqlite(members, purchases)
+    figures = measure_sqlite(members, purchases) if sqlite else []
     print(render_table(figures), flush=True)  # a long run keeps what it measured even if stopped later
     if postgres is not False and _postgres_up():
         with _postgres_url() as url:
@@ -340,6 +356,8 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--full", action="store_true", help="200,000 members and 1,000,000 purchases")
-    parser.add_argument("--no-postgres", action="store_true")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--no-postgres", action="store_true")
+    which.add_argument("--only-postgres", action="store_true", help="skip the SQLite half")
     args = parser.parse_args()
-    print(render_table(run(full=args.full, postgres=not args.no_postgres)))
+    print(render_table(run(full=args.full, postgres=not args.no_postgres, sqlite=not args.only_postgres)))

@@ -113,7 +113,10 @@
       var ok = pair[0], body = pair[1];
       showResult(form, body, ok);
       var target = body.html !== undefined && document.querySelector(form.getAttribute("data-ts-target") || "[data-ts-result]");
-      if (target) target.innerHTML = body.html;
+      if (target) {
+        target.innerHTML = body.html;
+        target.querySelectorAll("[data-ts-poll]").forEach(poll);  // work queued for the worker: follow it
+      }
       if (ok) {
         if (!body.html) toast(body.message, false);
         if (body.redirect) return go(body.redirect);
@@ -160,7 +163,7 @@
     });
   });
 
-  // -- polling (backfill progress) ------------------------------------------------------------------------
+  // -- polling (backfill progress, jobs) ---------------------------------------------------------------------
   function poll(node) {
     var every = parseInt(node.getAttribute("data-ts-every") || "2000", 10);
     function tick() {
@@ -169,6 +172,7 @@
         .then(function (body) {
           if (!body) return;
           if (body.html !== undefined) node.innerHTML = body.html;
+          if (body.reload) return go(location.href);  // newer figures are ready
           if (!body.finished) setTimeout(tick, every);
         })
         .catch(function () { setTimeout(tick, every * 2); });

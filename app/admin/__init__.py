@@ -30,4 +30,4 @@ def layout_context() -> dict[str, object]:
 
 
 # Each module registers its routes on bp.
-from app.admin import data_exports, members, reports, rules, segments, sync_health, views  # noqa: E402, F401
+from app.admin import data_exports, history, members, reports, rules, segments, sync_health, views  # noqa: E402, F401

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.admin import bp
 from app.admin.forms import Form, done, invalid, refused
 from app.admin.nav import admin_url
-from app.dashboard import member_detail
+from app.dashboard import member_detail, timeline
 from app.extensions import db
 from app.i18n import format_date, format_int, t
 from app.install.embedded import embedded_page, session_fetch
@@ -73,12 +73,24 @@ def members():
 @bp.get("/members/<int:member_id>")
 @embedded_page
 def member(member_id: int):
-    """The member page: timeline across channels, balances, metafields, staff actions."""
+    """The member page: timeline across channels, balances, metafields, staff actions.
+
+    The timeline is paged: `before` / `after` are cursors from its older / newer links, and
+    `period=imported` shows only the history from before the install.
+    """
     shop = g.shop
     row = _member_or_404(member_id)
     if row.status == MemberStatus.MERGED and row.merged_into_id:
         row = _member_or_404(row.merged_into_id)
-    data = member_detail.detail(db.session, shop, row)
+    period = timeline.IMPORTED if request.args.get("period") == timeline.IMPORTED else timeline.RECENT
+    data = member_detail.detail(
+        db.session,
+        shop,
+        row,
+        period=period,
+        before=timeline.decode_cursor(request.args.get("before")),
+        after=timeline.decode_cursor(request.args.get("after")),
+    )
     rules = load_rules(shop)
     return render_template(
         "admin/member.html",

@@ -17,6 +17,7 @@ NAV = (
     ("admin.members", "nav.members"),
     ("admin.segments", "nav.segments"),
     ("admin.rules", "nav.rules"),
+    ("admin.history_settings", "nav.history"),
     ("admin.sync_health", "nav.sync"),
     ("admin.backfill", "nav.backfill"),
     ("admin.reports", "nav.reports"),

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from flask import g, render_template, request
+from flask import g, jsonify, render_template, request
 
 from app.admin import bp
 from app.admin.forms import Form, done, invalid
+from app.dashboard import jobs as dashboard_jobs
 from app.domain.settings import (
     DOWNGRADE_STEPS,
     DOWNGRADE_TIMINGS,
@@ -126,18 +127,31 @@ def _parse_tiers(form: Form) -> list[Tier]:
 @bp.post("/settings/rules/preview")
 @session_fetch
 def preview_rules():
-    """How many members the submitted rank rules would move (nothing is saved)."""
-    from app.points.ranks import preview_rules as preview
-
+    """Queue a preview of how many members the submitted rank rules would move (nothing is saved): every
+    member's history is evaluated, so the worker does it; the answer is a fragment that polls for it."""
     form = Form(request.form)
     new = parse_rules(form, load_rules(g.shop))
     if new is None:
         return invalid(form)
-    result = preview(db.session, g.shop, new.ranks)
-    html = render_template("admin/_rules_preview.html", p=result)
-    return done(
-        t("rules.previewed", up=result.up, down=result.down), html=html, up=result.up, down=result.down
+    job = dashboard_jobs.enqueue(
+        db.session, g.shop, dashboard_jobs.RULES_PREVIEW, {"ranks": new.to_json()["ranks"]}
     )
+    db.session.commit()
+    html = render_template("admin/_rules_preview.html", job=job, p=None, poll=True)
+    return done(t("rules.preview_queued"), html=html, job=job.id)
+
+
+@bp.get("/settings/rules/preview/<int:job_id>")
+@session_fetch
+def preview_result(job_id: int):
+    """What the preview fragment polls: progress while the worker evaluates, then the result."""
+    job = dashboard_jobs.job_for(db.session, g.shop, job_id)
+    if job is None or job.kind != dashboard_jobs.RULES_PREVIEW:
+        return jsonify(ok=False, message=t("rules.preview_missing")), 404
+    p = dashboard_jobs.preview_result(job)
+    html = render_template("admin/_rules_preview.html", job=job, p=p, poll=False)
+    extra = {"up": p.up, "down": p.down} if p is not None else {}
+    return jsonify(html=html, finished=job.finished, status=job.status, **extra)
 
 
 @bp.post("/settings/rules")

@@ -1,12 +1,16 @@
-"""App home: members, omni share, spend by channel mix, LTV by rank, points outstanding, sync health."""
+"""App home: members, omni share, spend by channel mix, LTV by rank, points outstanding, sync health.
+
+The page reads the stored summary only; recomputing it is queued for the worker and the page polls.
+"""
 
 from __future__ import annotations
 
-from flask import g, jsonify, render_template
+from flask import g, jsonify, render_template, request
 
 from app.admin import bp
 from app.admin.charts import Series, hbar_chart, share_bar, stacked_columns
 from app.admin.forms import done
+from app.dashboard import jobs as dashboard_jobs
 from app.dashboard import summary as dashboard
 from app.extensions import db
 from app.i18n import current_locale, format_int, format_money, format_month, t, translate_or
@@ -26,6 +30,7 @@ def home():
         shop=shop,
         view=view,
         charts=_charts(view),
+        status=dashboard_jobs.summary_status(db.session, shop),
         scopes=sorted(shop.scopes),
         missing=features_missing_scopes(shop),
     )
@@ -82,10 +87,23 @@ def _short_month(key: str) -> str:
 @bp.post("/summary/refresh")
 @session_fetch
 def refresh_summary():
-    """Recompute the home's figures now (the worker does it every 10 minutes)."""
-    dashboard.refresh_summary(db.session, g.shop)
+    """Queue a recomputation of the home's figures for the worker; answers at once with a status the page
+    polls (the computation reads every purchase of the shop: never inside a request)."""
+    dashboard_jobs.enqueue(db.session, g.shop, dashboard_jobs.SUMMARY)
     db.session.commit()
-    return done(t("home.refreshed"), reload=True)
+    state = dashboard_jobs.summary_status(db.session, g.shop)
+    html = render_template("admin/_summary_status.html", status=state, shop=g.shop, poll=True)
+    return done(t("home.refresh_queued"), html=html)
+
+
+@bp.get("/summary/status")
+@session_fetch
+def summary_status():
+    """What the home page polls: the importing / recomputing line, and whether to reload for new figures."""
+    state = dashboard_jobs.summary_status(db.session, g.shop)
+    reload = state.changed_since(request.args.get("since", ""))
+    html = render_template("admin/_summary_status.html", status=state, shop=g.shop, poll=False)
+    return jsonify(html=html, finished=reload or not state.busy, reload=reload, job=state.job_json())
 
 
 @bp.get("/api/shop")

@@ -7,14 +7,15 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.domain.replay import MOVEMENT_KINDS
 from app.members.records import lock_member, touch
-from app.models.ledger import PointHold, PointLot
+from app.models.ledger import LedgerPosting, LedgerTransaction, PointHold
 from app.models.member import ExternalLink, IdentityReview, Member, MemberStatus, ReviewStatus
 from app.models.purchase import Purchase
 from app.models.shop import Shop
 from app.models.types import utcnow
 from app.points import ledger
-from app.points.crediting import recompute
+from app.points.engine import rebuild_members
 from app.shops.rules import load_rules
 
 
@@ -35,10 +36,19 @@ def merge_members(
         or survivor.shop_id != shop.id
     ):
         return False
-    _move_points(session, shop, survivor, merged, key, now)
-    moved = list(session.scalars(select(Purchase).where(Purchase.member_id == merged.id)))
-    for model in (Purchase, PointLot, PointHold, ExternalLink):
-        session.execute(update(model).where(model.member_id == merged.id).values(member_id=survivor.id))
+    if not ledger.post(
+        session,
+        shop.id,
+        survivor,
+        source="merge",
+        source_id=key,
+        kind="merge",
+        legs=[],  # an audit entry: the history moves, and the replay re-derives both members' points
+        effective_at=now,
+        reason=f"member {merged.member_number} merged into {survivor.member_number}",
+    ):
+        return False
+    _move_history(session, survivor, merged)
     session.execute(
         update(IdentityReview)
         .where(IdentityReview.member_id == merged.id, IdentityReview.status == ReviewStatus.OPEN)
@@ -48,46 +58,30 @@ def merge_members(
     merged.status, merged.merged_into_id = MemberStatus.MERGED, survivor.id
     touch(merged, now)
     session.flush()
-    ledger.repay_debt(survivor, ledger.member_lots(session, survivor))
-    # The survivor's earlier purchases now precede the moved ones (and vice versa): recompute from the first.
-    touched = min((p.processed_at for p in moved), default=None)
-    rules = load_rules(shop)
-    recompute(
-        session,
-        shop,
-        rules,
-        survivor,
-        now,
-        subjects=(p.id for p in moved),
-        touched_from=touched,
-        changed=True,
-    )
+    # Both are replayed: the survivor as if the moved purchases and movements had always been its own, the
+    # merged member emptied.
+    rebuild_members(session, shop, [survivor.id, merged.id], now, rules=load_rules(shop))
+    touch(survivor, now)
     return True
 
 
-def _move_points(
-    session: Session, shop: Shop, survivor: Member, merged: Member, key: str, now: datetime
-) -> None:
-    """One `merge` transaction moves every balance of `merged` to `survivor`; debt and flags go along."""
-    legs: list[ledger.Leg] = []
-    for account in ("pending", "available", "held"):
-        points = getattr(merged, f"points_{account}")
-        if points:
-            legs += [(account, merged.id, -points), (account, survivor.id, points)]
-    ledger.post(
-        session,
-        shop.id,
-        survivor,
-        source="merge",
-        source_id=key,
-        kind="merge",
-        legs=legs,
-        effective_at=now,
-        reason=f"member {merged.member_number} merged into {survivor.member_number}",
+def _move_history(session: Session, survivor: Member, merged: Member) -> None:
+    """Purchases, point movements (with their member legs), holds and links move to the survivor."""
+    movements = select(LedgerTransaction.id).where(
+        LedgerTransaction.member_id == merged.id, LedgerTransaction.kind.in_(MOVEMENT_KINDS)
     )
-    survivor.points_debt += merged.points_debt
-    merged.points_debt = 0
-    survivor.points_flag = survivor.points_flag or merged.points_flag
+    session.execute(
+        update(LedgerPosting)
+        .where(LedgerPosting.member_id == merged.id, LedgerPosting.transaction_id.in_(movements))
+        .values(member_id=survivor.id)
+    )
+    session.execute(
+        update(LedgerTransaction)
+        .where(LedgerTransaction.member_id == merged.id, LedgerTransaction.kind.in_(MOVEMENT_KINDS))
+        .values(member_id=survivor.id)
+    )
+    for model in (Purchase, PointHold, ExternalLink):
+        session.execute(update(model).where(model.member_id == merged.id).values(member_id=survivor.id))
 
 
 def _keep_identity(survivor: Member, merged: Member) -> None:

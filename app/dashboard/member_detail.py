@@ -1,44 +1,24 @@
-"""One member as staff see it: cross-channel timeline, balances, metafields, reviews, merge suggestions."""
+"""One member as staff see it: balances, metafields, reviews, merge suggestions, and a timeline page."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from app.dashboard import timeline
+from app.dashboard.timeline import TimelinePage
 from app.domain.history import HistoryAggregates, aggregate
 from app.domain.projection import MetafieldValue
 from app.members.projection import project
 from app.members.records import member_facts
-from app.models.ledger import LedgerPosting, LedgerTransaction
 from app.models.member import IdentityReview, Member, MemberStatus, ReviewStatus
-from app.models.purchase import Purchase, PurchaseRefund
-from app.models.rank import RankSnapshot
 from app.models.redemption import Redemption
 from app.models.shop import Shop
 from app.models.sync_state import MemberSyncState
 from app.models.types import utcnow
-
-TIMELINE_LIMIT = 200
-MEMBER_ACCOUNTS = ("pending", "available")  # "held" is a reservation of available points, not a change
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One thing that happened to the member, on any channel."""
-
-    at: datetime
-    kind: str  # purchase | refund | points | rank | floor | reward
-    channel: str | None = None  # online | pos | external_pos | app | other (purchases, refunds)
-    store: str | None = None
-    amount: Decimal | None = None
-    points: int | None = None
-    label: str = ""  # ledger kind, rank handle, order reference...
-    detail: str | None = None  # staff reason, code, previous rank
 
 
 @dataclass
@@ -47,7 +27,7 @@ class MemberDetail:
 
     member: Member
     aggregates: HistoryAggregates
-    timeline: list[TimelineEntry]
+    timeline: TimelinePage
     metafields: dict[str, MetafieldValue]
     synced_values: dict[str, str]
     synced_at: datetime | None
@@ -63,8 +43,18 @@ def member_for_shop(session: Session, shop: Shop, member_id: int) -> Member | No
     return member if member is not None and member.shop_id == shop.id else None
 
 
-def detail(session: Session, shop: Shop, member: Member, now: datetime | None = None) -> MemberDetail:
-    """Assemble the member page (a handful of queries, all scoped by shop and member)."""
+def detail(
+    session: Session,
+    shop: Shop,
+    member: Member,
+    now: datetime | None = None,
+    *,
+    period: str = timeline.RECENT,
+    before: timeline.Key | None = None,
+    after: timeline.Key | None = None,
+) -> MemberDetail:
+    """Assemble the member page (a handful of queries, all scoped by shop and member); the timeline shows
+    one page of `period` (see app.dashboard.timeline)."""
     now = now or utcnow()
     facts = member_facts(session, member)
     projection = project(session, shop, [member], now).get(member.id)
@@ -91,7 +81,7 @@ def detail(session: Session, shop: Shop, member: Member, now: datetime | None = 
     return MemberDetail(
         member=member,
         aggregates=aggregate(facts, now),
-        timeline=timeline(session, shop, member),
+        timeline=timeline.page(session, shop, member, period=period, before=before, after=after),
         metafields=projection.metafields if projection else {},
         synced_values=dict(sync.values or {}) if sync else {},
         synced_at=sync.confirmed_at if sync else None,
@@ -126,95 +116,3 @@ def duplicates(session: Session, shop: Shop, member: Member) -> list[Member]:
             .limit(10)
         )
     )
-
-
-def timeline(
-    session: Session, shop: Shop, member: Member, limit: int = TIMELINE_LIMIT
-) -> list[TimelineEntry]:
-    """Purchases, refunds, ledger entries, rank changes and rewards, newest first."""
-    entries: list[TimelineEntry] = []
-    purchases = list(
-        session.scalars(
-            select(Purchase)
-            .where(Purchase.shop_id == shop.id, Purchase.member_id == member.id)
-            .order_by(Purchase.processed_at.desc())
-            .limit(limit)
-        )
-    )
-    for p in purchases:
-        entries.append(
-            TimelineEntry(
-                at=p.processed_at,
-                kind="purchase",
-                channel=p.channel,
-                store=p.location_name,
-                amount=p.gross_amount,
-                points=p.points,
-                label=p.source_id,
-                detail="cancelled" if p.cancelled else None,
-            )
-        )
-    by_id = {p.id: p for p in purchases}
-    if by_id:
-        for r in session.scalars(
-            select(PurchaseRefund).where(
-                PurchaseRefund.shop_id == shop.id, PurchaseRefund.purchase_id.in_(by_id)
-            )
-        ):
-            p = by_id[r.purchase_id]  # type: ignore[index]  # selected by purchase id: set
-            entries.append(
-                TimelineEntry(
-                    at=r.processed_at,
-                    kind="refund",
-                    channel=p.channel,
-                    store=p.location_name,
-                    amount=-r.amount,
-                    label=p.source_id,
-                )
-            )
-    entries += _ledger_entries(session, shop, member, limit)
-    entries += _rank_entries(session, shop, member)
-    entries.sort(key=lambda e: e.at, reverse=True)
-    return entries[:limit]
-
-
-def _ledger_entries(session: Session, shop: Shop, member: Member, limit: int) -> list[TimelineEntry]:
-    rows = session.execute(
-        select(LedgerTransaction, LedgerPosting.account, LedgerPosting.points)
-        .join(LedgerPosting, LedgerPosting.transaction_id == LedgerTransaction.id)
-        .where(LedgerTransaction.shop_id == shop.id, LedgerPosting.member_id == member.id)
-        .order_by(LedgerTransaction.effective_at.desc(), LedgerTransaction.id.desc())
-        .limit(limit * 3)
-    ).all()
-    deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    txs: dict[int, LedgerTransaction] = {}
-    for tx, account, points in rows:
-        txs[tx.id] = tx
-        deltas[tx.id][account] += points
-    out = []
-    for tx_id, tx in txs.items():
-        d = deltas[tx_id]
-        change = sum(d[a] for a in MEMBER_ACCOUNTS)
-        if tx.kind == "mature":
-            change = d["available"]  # pending -> available: show what became spendable
-        out.append(
-            TimelineEntry(at=tx.effective_at, kind="points", points=change, label=tx.kind, detail=tx.reason)
-        )
-    return out
-
-
-def _rank_entries(session: Session, shop: Shop, member: Member) -> list[TimelineEntry]:
-    """Rank changes as the month-end snapshots recorded them, plus a staff floor."""
-    snaps = session.execute(
-        select(RankSnapshot.period, RankSnapshot.rank, RankSnapshot.taken_at)
-        .where(RankSnapshot.shop_id == shop.id, RankSnapshot.member_id == member.id)
-        .order_by(RankSnapshot.period)
-    ).all()
-    out, previous = [], None
-    for _period, rank, taken_at in snaps:
-        if rank != previous:
-            out.append(TimelineEntry(at=taken_at, kind="rank", label=rank, detail=previous or None))
-            previous = rank
-    if member.rank_floor and member.rank_floor_starts_at:
-        out.append(TimelineEntry(at=member.rank_floor_starts_at, kind="floor", label=member.rank_floor))
-    return out

@@ -84,6 +84,9 @@ class PurchaseEvent:
     location_name: str | None = None
     app_id: str | None = None  # Shopify `app_id` of the app that created the order
     cancelled: bool = False
+    cancelled_at: datetime | None = (
+        None  # when it was cancelled (None: not known; the snapshot's time is used)
+    )
     test: bool = False  # Shopify test orders earn nothing
     discount_codes: tuple[str, ...] = ()
     refunds: tuple[RefundEvent, ...] = field(default=())

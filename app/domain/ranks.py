@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
@@ -149,6 +149,21 @@ def held_now(
 ) -> Tier:
     """The tier held at `now`, counting everything up to and including `now`."""
     return held_before(facts, rules, point_rate, now + EPSILON, tz, floor)
+
+
+def next_rank_instant(
+    facts: Sequence[PurchaseFact], rules: RankRules, now: datetime, tz: str, floor: RankFloor | None = None
+) -> datetime | None:
+    """The next instant after `now` the rank can move by time alone: a sale leaving the rolling window, a
+    cycle boundary, or a staff floor running out (None when nothing can)."""
+    candidates = []
+    if rules.window == "rolling_365":
+        candidates += [f.processed_at + ROLLING for f in facts if f.processed_at + ROLLING > now]
+    if facts and (rules.window == "yearly" or rules.downgrade_timing == "next_cycle"):
+        candidates.append(_next_boundary(cycle_start(now, rules, tz), rules, tz).astimezone(UTC))
+    if floor is not None and floor.expires_at is not None and floor.expires_at > now:
+        candidates.append(floor.expires_at)
+    return min(candidates, default=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -56,6 +57,9 @@ class PointRules:
     # A refund whose points were already spent: let available go negative (and flag the member), or take
     # the shortfall from pending points (and write off what is still missing, flagged too).
     negative_policy: NegativePolicy = "allow_negative"
+    # Points for past purchases, chosen at install: None = every purchase earns points; an instant = only
+    # purchases from then on do (earlier ones still count for purchase history, channel mix and rank).
+    earn_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +155,11 @@ class ShopRules:
             {"handle": t.handle, "threshold": str(t.threshold), "multiplier": str(t.multiplier)}
             for t in self.ranks.tiers
         ]
-        points = asdict(self.points) | {"rate": str(self.points.rate)}
+        since = self.points.earn_since
+        points = asdict(self.points) | {
+            "rate": str(self.points.rate),
+            "earn_since": since.isoformat() if since is not None else None,
+        }
         ranks = {f.name: getattr(self.ranks, f.name) for f in fields(RankRules) if f.name != "tiers"} | {
             "tiers": tiers
         }
@@ -167,7 +175,10 @@ class ShopRules:
         """Rules from the stored dict; missing keys take the defaults, unknown keys are an error."""
         data = data or {}
         try:
-            points = _build(PointRules, data.get("points") or {}, decimals=("rate",))
+            raw_points = dict(data.get("points") or {})
+            if raw_points.get("earn_since"):
+                raw_points["earn_since"] = _instant(raw_points["earn_since"])
+            points = _build(PointRules, raw_points, decimals=("rate",))
             raw_ranks = dict(data.get("ranks") or {})
             raw_tiers = raw_ranks.pop("tiers", None)
             ranks = _build(RankRules, raw_ranks)
@@ -182,9 +193,19 @@ class ShopRules:
                 if key in raw_channels:
                     raw_channels[key] = tuple(str(v) for v in raw_channels[key])
             channels = _build(ChannelRules, raw_channels)
-        except (KeyError, TypeError, InvalidOperation) as exc:
+        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+            if isinstance(exc, RulesError):
+                raise
             raise RulesError(f"unreadable rules: {exc}") from exc
         return cls(points=points, ranks=ranks, channels=channels).validate()
+
+
+def _instant(text: str) -> datetime:
+    """An aware instant from its stored ISO form."""
+    value = datetime.fromisoformat(str(text))
+    if value.tzinfo is None:
+        raise RulesError("points.earn_since needs a time zone")
+    return value
 
 
 def _check(ok: bool, message: str) -> None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.history import PurchaseFact, local_date
 from app.domain.projection import MemberSnapshot, MetafieldValue, metafields
+from app.domain.ranks import EPSILON
 from app.domain.settings import ShopRules
 from app.members.records import refunds_by_purchase, to_fact
 from app.models.ledger import PointLot
@@ -71,14 +73,27 @@ def desired_tags(prefix: str, rank: str, channel_mix: str | None) -> frozenset[s
 
 
 def points_expire_at(member: Member, lots: Sequence[PointLot], rules: ShopRules) -> datetime | None:
-    """When the member's next available points expire (None when nothing can expire)."""
-    open_lots = [lot for lot in lots if lot.expired_at is None and lot.remaining > 0]
-    if not open_lots or member.points_available <= 0:
+    """When the member's next available points expire (None when nothing can expire).
+
+    Each open lot carries the instant it expires as the member's last replay left it
+    (app/domain/replay.py), whatever the rule: rolling, per lot, or an opening balance's own date.
+    """
+    due = [lot.expires_at for lot in lots if lot.expired_at is None and lot.remaining > 0 and lot.expires_at]
+    if not due or member.points_available <= 0:
         return None
-    horizon = timedelta(days=rules.points.expiry_days)
-    if rules.points.expiry_mode == "per_lot" or member.last_earning_at is None:
-        return min(lot.earned_at for lot in open_lots) + horizon
-    return member.last_earning_at + horizon
+    return min(due)
+
+
+def points_expiring_by(lots: Sequence[PointLot], until: datetime) -> int:
+    """Available points of the open lots that expire at or before `until`."""
+    return sum(
+        lot.remaining
+        for lot in lots
+        if lot.expired_at is None
+        and lot.remaining > 0
+        and lot.expires_at is not None
+        and lot.expires_at <= until
+    )
 
 
 def points_expiring(member: Member, lots: Sequence[PointLot], rules: ShopRules, timezone: str) -> int | None:
@@ -86,18 +101,9 @@ def points_expiring(member: Member, lots: Sequence[PointLot], rules: ShopRules, 
     first = points_expire_at(member, lots, rules)
     if first is None:
         return None
-    if rules.points.expiry_mode != "per_lot" and member.last_earning_at is not None:
-        return member.points_available  # a rolling expiry takes every available point at once
-    horizon = timedelta(days=rules.points.expiry_days)
-    day = local_date(first, timezone)
-    due = sum(
-        lot.remaining
-        for lot in lots
-        if lot.expired_at is None
-        and lot.remaining > 0
-        and local_date(lot.earned_at + horizon, timezone) == day
-    )
-    return min(due, member.points_available)
+    zone = ZoneInfo(timezone)
+    day_end = datetime.combine(first.astimezone(zone).date() + timedelta(days=1), time.min, tzinfo=zone)
+    return min(points_expiring_by(lots, day_end - EPSILON), member.points_available)
 
 
 def mirror_enabled(shop: Shop) -> bool:

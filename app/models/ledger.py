@@ -17,7 +17,11 @@ class LedgerTransaction(Model):
     """One ledger event; (shop, source, source_id, kind) makes every credit and debit happen at most once."""
 
     __tablename__ = "ledger_transactions"
-    __table_args__ = (UniqueConstraint("shop_id", "source", "source_id", "kind"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "source", "source_id", "kind"),
+        # The member timeline pages through a member's entries by when they happened.
+        Index("ix_ledger_transactions_member_effective", "member_id", "effective_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
@@ -31,7 +35,10 @@ class LedgerTransaction(Model):
     # | merge | redact
     kind: Mapped[str] = mapped_column(String(24))
     reason: Mapped[str | None] = mapped_column(Text)
+    # The instant it happened in the world (a sale, a refund, the end of a return window), not when the app
+    # learned of it: month figures and the member timeline read this.
     effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an opening balance's own expiry
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     postings: Mapped[list[LedgerPosting]] = relationship(
@@ -59,12 +66,17 @@ class LedgerPosting(Model):
 
 
 class PointLot(Model):
-    """Points from one credit (an order, a staff grant): matured, spent and expired oldest first."""
+    """Points from one credit (an order, a staff grant, an opening balance), as the replay of the member's
+    history leaves them (app/points/engine.py): matured, spent and expired oldest first."""
 
     __tablename__ = "point_lots"
-    __table_args__ = (Index("ix_point_lots_member_earned", "member_id", "earned_at"),)
+    __table_args__ = (
+        Index("ix_point_lots_member_earned", "member_id", "earned_at"),
+        UniqueConstraint("member_id", "key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(112))  # "<source>:<source id>" of what created it
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     purchase_id: Mapped[int | None] = mapped_column(
@@ -77,6 +89,7 @@ class PointLot(Model):
     matured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     points_expired: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # as far as is known today
 
 
 class HoldStatus(StrEnum):
@@ -99,7 +112,7 @@ class PointHold(Model):
     key: Mapped[str] = mapped_column(String(96))  # e.g. the discount code id
     points: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default=HoldStatus.HELD)
-    allocations: Mapped[list[list[int]]] = mapped_column(JSON, default=list)  # [[lot id, points], ...]
+    allocations: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)  # [[lot key, points], ...]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

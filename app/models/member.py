@@ -30,6 +30,7 @@ class Member(Model):
         UniqueConstraint("shop_id", "shopify_customer_id"),
         Index("ix_members_shop_phone_hash", "shop_id", "phone_hash"),
         Index("ix_members_shop_email_hash", "shop_id", "email_hash"),
+        Index("ix_members_shop_next_due", "shop_id", "next_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,6 +58,9 @@ class Member(Model):
     points_debt: Mapped[int] = mapped_column(Integer, default=0)
     points_flag: Mapped[str | None] = mapped_column(String(64))  # why staff should look (negative, write-off)
     last_earning_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The next instant a lot matures or expires or the rank can move by time alone: daily upkeep replays
+    # only the members due (None: never replayed yet, so due).
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     line_linked: Mapped[bool] = mapped_column(Boolean, default=False)
     # Bumped on every change (app/members/records.py:touch); the syncer compares it with what it last sent.

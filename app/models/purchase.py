@@ -35,13 +35,17 @@ class Purchase(Model):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)  # version of the newest applied snapshot
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     discount_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Earning terms: the rank held before the purchase and the rate in force when it was (re)computed.
     earn_rank: Mapped[str | None] = mapped_column(String(32))
     earn_multiplier: Mapped[Decimal] = mapped_column(Numeric(6, 3), default=Decimal("1"))
     earn_rate: Mapped[Decimal] = mapped_column(Numeric(10, 6), default=Decimal("0.01"))
     points: Mapped[int] = mapped_column(Integer, default=0)  # points credited for this order, net
-    points_revision: Mapped[int] = mapped_column(Integer, default=0)  # numbers the earn_adjust keys
+    # Numbered the `earn_adjust` keys of earlier versions; the replay rewrites an order's one `earn` instead.
+    points_revision: Mapped[int] = mapped_column(Integer, default=0)
+    # The version of the shop rules its terms were worked out under (app/shops/rules.py).
+    rules_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -1,4 +1,5 @@
-"""Per-shop background work: named leases across processes and the install backfill's progress."""
+"""Per-shop background work: named leases, the install backfill's progress, opening-balance imports and
+member rebuilds."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import Model
@@ -56,4 +57,63 @@ class BackfillJob(Model):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OpeningImportStatus(StrEnum):
+    """OpeningImport.status: applied (every row credited) or rejected (nothing credited, see `errors`)."""
+
+    APPLIED = "applied"
+    REJECTED = "rejected"
+
+
+class OpeningImport(Model):
+    """One uploaded file of opening balances; its content hash makes a file apply at most once per shop.
+
+    Keeps no value from the file (no phone, email or member number): `errors` holds line numbers and codes.
+    """
+
+    __tablename__ = "opening_imports"
+    __table_args__ = (UniqueConstraint("shop_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RebuildStatus(StrEnum):
+    """MemberRebuild.status: pending -> running -> done; failed after repeated errors."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+REBUILD_OPEN = (RebuildStatus.PENDING, RebuildStatus.RUNNING)
+
+
+class MemberRebuild(Model):
+    """Members whose points must be re-derived after a change of the shop's rules, worked off in batches
+    by the worker (too many for one request); `done` is the resume point in `member_ids`."""
+
+    __tablename__ = "member_rebuilds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))  # earn_since | opening
+    member_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=RebuildStatus.PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

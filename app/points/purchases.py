@@ -1,4 +1,5 @@
-"""Ingest of normalised purchases and refunds: identity, history, ledger and rank in one transaction.
+"""Ingest of normalised purchases and refunds: the newest snapshot and every refund are stored, then the
+member's history is replayed in event time (app/points/engine.py), all in the caller's transaction.
 
 The caller (the webhook worker, reconciliation, backfill) owns the transaction: these functions flush and
 never commit. A unique-constraint race between two workers raises IntegrityError; the worker retries.
@@ -14,12 +15,12 @@ from sqlalchemy.orm import Session
 from app.domain.channels import ChannelInfo, classify
 from app.domain.events import PurchaseEvent, RefundEvent
 from app.members.identity import resolve_member
-from app.members.records import lock_member
+from app.members.records import lock_member, touch
 from app.models.member import Member, MemberStatus
 from app.models.purchase import Purchase, PurchaseRefund
 from app.models.shop import Shop
 from app.models.types import utcnow
-from app.points.crediting import recompute
+from app.points.engine import rebuild_members
 from app.shops.locations import location_name
 from app.shops.rules import load_rules
 
@@ -93,26 +94,12 @@ def apply_purchase(
             points_revision=0,
             created_at=now,
         )
-        touched_from = event.processed_at
         session.add(purchase)
-    else:
-        touched_from = min(purchase.processed_at, event.processed_at)
     _take_snapshot(purchase, event, info, name)
     session.flush()
-    fresh = _refunds_new_to(session, shop, event, purchase)
-    if fresh:
-        touched_from = min([touched_from, *(r.processed_at for r in fresh)])
-    recompute(
-        session,
-        shop,
-        rules,
-        member,
-        now,
-        subjects={purchase.id},
-        touched_from=touched_from,
-        new_refunds={purchase.id: fresh},
-        changed=True,
-    )
+    _refunds_new_to(session, shop, event, purchase)
+    rebuild_members(session, shop, [member.id], now, rules=rules)
+    touch(member, now)  # the purchase history changed even when the points did not
     return purchase
 
 
@@ -154,6 +141,13 @@ def _take_snapshot(purchase: Purchase, event: PurchaseEvent, info: ChannelInfo, 
     purchase.processed_at = event.processed_at
     purchase.source_updated_at = event.source_updated_at
     purchase.cancelled = event.cancelled
+    # Cancellation instant: the order's own, else this snapshot's time (the first snapshot that says so).
+    if not event.cancelled:
+        purchase.cancelled_at = None
+    elif event.cancelled_at is not None:
+        purchase.cancelled_at = event.cancelled_at
+    elif purchase.cancelled_at is None:
+        purchase.cancelled_at = event.source_updated_at
     purchase.discount_codes = list(event.discount_codes)
 
 
@@ -195,15 +189,6 @@ def apply_refund(
     row = _record_refund(session, shop, event, purchase)  # re-checked under the lock
     if row is None or member.status != MemberStatus.ACTIVE:
         return row
-    recompute(
-        session,
-        shop,
-        load_rules(shop),
-        member,
-        now,
-        subjects={purchase.id},
-        touched_from=event.processed_at,
-        new_refunds={purchase.id: [row]},
-        changed=True,
-    )
+    rebuild_members(session, shop, [member.id], now)
+    touch(member, now)
     return row

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import calendar
+from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.domain.history import PurchaseFact
@@ -97,12 +99,38 @@ def snapshot_month_end(session: Session, shop: Shop, period: date) -> int:
     return written
 
 
-def preview_rules(session: Session, shop: Shop, ranks: RankRules, now: datetime | None = None) -> RankPreview:
-    """How many members would move under new tier rules (nothing saved; ranks move at next evaluation)."""
+PREVIEW_PAGE = 500
+
+
+def preview_rules(
+    session: Session,
+    shop: Shop,
+    ranks: RankRules,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RankPreview:
+    """How many members would move under new tier rules (nothing saved; ranks move at next evaluation).
+
+    Members are read a page at a time by id, and `progress(done, total)` is called after each page: the
+    worker runs this for the whole shop and may commit its progress in between (a page is re-read after)."""
     now = now or utcnow()
     rate = load_rules(shop).points.rate
-    members = session.scalars(
-        select(Member).where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
-    )
-    inputs = (MemberRankInput(m.id, m.rank, member_facts(session, m), rank_floor(m)) for m in members)
-    return preview(inputs, ranks, rate, now, shop.timezone)
+    active = (Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
+    total = session.scalar(select(func.count()).select_from(Member).where(*active)) or 0
+    moves: Counter[tuple[str, str]] = Counter()
+    up = down = same = done = last_id = 0
+    while True:
+        page = session.scalars(
+            select(Member).where(*active, Member.id > last_id).order_by(Member.id).limit(PREVIEW_PAGE)
+        ).all()
+        if not page:
+            break
+        last_id = page[-1].id
+        inputs = [MemberRankInput(m.id, m.rank, member_facts(session, m), rank_floor(m)) for m in page]
+        part = preview(inputs, ranks, rate, now, shop.timezone)
+        up, down, same = up + part.up, down + part.down, same + part.unchanged
+        moves.update(part.moves)
+        done += len(page)
+        if progress is not None:
+            progress(done, max(total, done))
+    return RankPreview(up=up, down=down, unchanged=same, moves=dict(moves))

@@ -1,6 +1,7 @@
 """Spending points: redemptions, staff adjustments with a reason, and holds for reward codes.
 
-Runs inside the caller's transaction with the member row locked, like app/points/ledger.py.
+Each is a movement posted once under its key, at the instant it was made; the member's replay then decides
+which lots it drew from (oldest first). Runs inside the caller's transaction with the member row locked.
 """
 
 from __future__ import annotations
@@ -10,29 +11,32 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domain.points import draw_oldest_first
 from app.members.records import lock_member, touch
-from app.models.ledger import HoldStatus, PointHold, PointLot
+from app.models.ledger import HoldStatus, PointHold
 from app.models.member import Member
+from app.models.shop import Shop
 from app.points import ledger
+from app.points.engine import rebuild_members
 
 
 class InsufficientPoints(Exception):
     """A spend, hold or staff debit asked for more than the member has available."""
 
 
-def _draw_available(session: Session, member: Member, points: int) -> list[tuple[int, int]]:
-    """Consume `points` of available lots oldest first (the caller has checked the balance)."""
+def _check_available(member: Member, points: int) -> None:
+    """A spend, hold or staff debit needs that many available points now."""
     if points <= 0:
         raise ValueError("points must be positive")
     if member.points_available < points:
         raise InsufficientPoints(f"{points} asked, {member.points_available} available")
-    lots = ledger.member_lots(session, member)
-    by_id = {lot.id: lot for lot in lots}
-    drawn = draw_oldest_first([ledger.lot_view(lot) for lot in lots], points)
-    for lot_id, amount in drawn:
-        by_id[lot_id].remaining -= amount
-    return drawn
+
+
+def _settle(session: Session, member: Member, now: datetime) -> None:
+    """Replay the member so lots, debt and balances follow the movement just posted."""
+    shop = session.get(Shop, member.shop_id)
+    assert shop is not None  # a member belongs to a shop (foreign key)
+    rebuild_members(session, shop, [member.id], now)
+    touch(member, now)
 
 
 def spend(
@@ -48,7 +52,7 @@ def spend(
     """Redeem available points (oldest lots first); False if this spend was already recorded."""
     if ledger.transaction_exists(session, member.shop_id, source, source_id, "spend"):
         return False
-    _draw_available(session, member, points)
+    _check_available(member, points)
     ledger.post(
         session,
         member.shop_id,
@@ -60,7 +64,7 @@ def spend(
         effective_at=now,
         reason=reason,
     )
-    touch(member, now)
+    _settle(session, member, now)
     return True
 
 
@@ -82,23 +86,8 @@ def adjust(
     member = lock_member(session, member.id)
     if points == 0 or ledger.transaction_exists(session, member.shop_id, "staff", source_id, "adjust"):
         return False
-    text = f"{actor}: {reason}" if actor else reason
-    if points > 0:
-        lot = PointLot(
-            shop_id=member.shop_id,
-            member_id=member.id,
-            earned_at=now,
-            matures_at=now,
-            matured_at=now,
-            pending=0,
-            remaining=points,
-        )
-        session.add(lot)
-        session.flush()
-        legs: list[ledger.Leg] = [("adjustment", None, -points), ("available", member.id, points)]
-    else:
-        _draw_available(session, member, -points)
-        legs = [("available", member.id, points), ("adjustment", None, -points)]
+    if points < 0:
+        _check_available(member, -points)
     ledger.post(
         session,
         member.shop_id,
@@ -106,13 +95,11 @@ def adjust(
         source="staff",
         source_id=source_id,
         kind="adjust",
-        legs=legs,
+        legs=[("adjustment", None, -points), ("available", member.id, points)],
         effective_at=now,
-        reason=text,
+        reason=f"{actor}: {reason}" if actor else reason,
     )
-    if points > 0:
-        ledger.repay_debt(member, ledger.member_lots(session, member))
-    touch(member, now)
+    _settle(session, member, now)
     return True
 
 
@@ -141,20 +128,15 @@ def hold(session: Session, member: Member, points: int, *, key: str, now: dateti
     existing = _hold_by_key(session, member, key)
     if existing is not None:
         return existing
-    drawn = _draw_available(session, member, points)
+    _check_available(member, points)
     row = PointHold(
-        shop_id=member.shop_id,
-        member_id=member.id,
-        key=key,
-        points=points,
-        status=HoldStatus.HELD,
-        allocations=[[lot_id, n] for lot_id, n in drawn],
+        shop_id=member.shop_id, member_id=member.id, key=key, points=points, status=HoldStatus.HELD
     )
     session.add(row)
     _post_reward(
         session, member, key, "hold", [("available", member.id, -points), ("held", member.id, points)], now
     )
-    touch(member, now)
+    _settle(session, member, now)
     return row
 
 
@@ -176,7 +158,7 @@ def capture(session: Session, member: Member, key: str, now: datetime) -> bool:
         return False
     legs: list[ledger.Leg] = [("held", member.id, -row.points), ("redeemed", None, row.points)]
     _post_reward(session, member, key, "capture", legs, now)
-    touch(member, now)
+    _settle(session, member, now)
     return True
 
 
@@ -185,22 +167,9 @@ def release(session: Session, member: Member, key: str, now: datetime) -> bool:
     row = _resolve_hold(session, member, key, HoldStatus.RELEASED, now)
     if row is None:
         return False
-    expired = 0
-    for lot_id, points in row.allocations:
-        lot = session.get(PointLot, lot_id)
-        if lot is None or lot.expired_at is not None:
-            expired += points
-            if lot is not None:
-                lot.points_expired += points
-        else:
-            lot.remaining += points
-    legs: list[ledger.Leg] = [
-        ("held", member.id, -row.points),
-        ("available", member.id, row.points - expired),
-    ]
-    if expired:
-        legs.append(("expired", None, expired))
+    # Posted as if every point came back; the replay moves the points of lots that expired meanwhile to
+    # `expired` (app/domain/replay.py).
+    legs: list[ledger.Leg] = [("held", member.id, -row.points), ("available", member.id, row.points)]
     _post_reward(session, member, key, "release", legs, now)
-    ledger.repay_debt(member, ledger.member_lots(session, member))
-    touch(member, now)
+    _settle(session, member, now)
     return True

@@ -5,43 +5,32 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.members.records import lock_member, touch
 from app.models.member import Member, MemberStatus
 from app.models.shop import Shop, ShopStatus
 from app.models.types import utcnow
-from app.points import ledger
-from app.points.ranks import evaluate_member
+from app.points.engine import rebuild_members
 from app.shops.rules import load_rules
 
 
 def refresh_member(session: Session, shop: Shop, member_id: int, now: datetime | None = None) -> bool:
-    """Mature, expire and re-evaluate one member at `now`; True if anything changed (then marked for sync)."""
-    now = now or utcnow()
-    rules = load_rules(shop)
-    member = lock_member(session, member_id)
-    if member.status != MemberStatus.ACTIVE:
-        return False
-    changed = ledger.mature_due(session, member, now)
-    changed = ledger.expire_due(session, member, rules.points, now) or changed
-    changed = evaluate_member(session, shop, member, now, rules) or changed
-    if changed:
-        touch(member, now)
-    session.flush()
-    return changed
+    """Replay one member up to `now` (maturing, expiry, rank); True if anything changed (marked for sync)."""
+    return member_id in rebuild_members(session, shop, [member_id], now or utcnow())
+
+
+def _due_members(session: Session, shop: Shop, now: datetime) -> list[int]:
+    """Active members whose next maturity, expiry or rank change has come (or who were never replayed)."""
+    due = or_(Member.next_due_at.is_(None), Member.next_due_at <= now)
+    stmt = select(Member.id).where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE, due)
+    return list(session.scalars(stmt.order_by(Member.id)))
 
 
 def refresh_shop(session: Session, shop: Shop, now: datetime | None = None) -> int:
-    """The daily job for one shop: refresh every active member; returns how many changed."""
+    """The daily job for one shop: replay every member that is due; returns how many changed."""
     now = now or utcnow()
-    ids = list(
-        session.scalars(
-            select(Member.id).where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
-        )
-    )
-    return sum(1 for member_id in ids if refresh_member(session, shop, member_id, now))
+    return len(rebuild_members(session, shop, _due_members(session, shop, now), now))
 
 
 UPKEEP_LEASE = "upkeep"
@@ -61,7 +50,8 @@ def run_daily_upkeep(now: datetime | None = None) -> dict[str, int]:
 
     The "upkeep" lease is held until the shop's next midnight, so it doubles as the "done today" mark; members
     are committed in batches, so a crash loses at most one batch, which the next day's run catches up on
-    (maturing and expiry are idempotent at any later instant).
+    (a replay posts each maturity and expiry at its own instant, whenever it runs). Only members whose next
+    due instant has come are replayed.
     """
     from app.extensions import db
     from app.jobs.leases import acquire, new_holder_id
@@ -75,16 +65,11 @@ def run_daily_upkeep(now: datetime | None = None) -> dict[str, int]:
         ttl = _next_local_midnight(shop, now) - now
         if not acquire(session, shop.id, UPKEEP_LEASE, new_holder_id("upkeep"), ttl, now):
             continue
-        ids = list(
-            session.scalars(
-                select(Member.id).where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
-            )
-        )
+        ids = _due_members(session, shop, now)
         count = 0
+        rules = load_rules(shop)
         for start in range(0, len(ids), BATCH):
-            count += sum(
-                1 for member_id in ids[start : start + BATCH] if refresh_member(session, shop, member_id, now)
-            )
+            count += len(rebuild_members(session, shop, ids[start : start + BATCH], now, rules=rules))
             session.commit()
         changed[shop.domain] = count
     return changed

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.channels import STORE_CHANNELS
 from app.i18n import format_date, format_money
-from app.members.projection import points_expire_at
+from app.members.projection import points_expire_at, points_expiring_by
 from app.members.records import member_facts
 from app.models.member import Member
 from app.models.shop import Shop
@@ -53,17 +53,8 @@ def expiring(session: Session, shop: Shop, member: Member, now: datetime) -> tup
     first = points_expire_at(member, lots, rules)
     if first is None or first > now + EXPIRING_WINDOW:
         return 0, None
-    if rules.points.expiry_mode == "per_lot":
-        horizon = timedelta(days=rules.points.expiry_days)
-        soon = sum(
-            lot.remaining
-            for lot in lots
-            if lot.expired_at is None
-            and lot.remaining > 0
-            and lot.earned_at + horizon <= now + EXPIRING_WINDOW
-        )
-        return min(soon, max(member.points_available, 0)), first
-    return max(member.points_available, 0), first  # last-activity expiry takes the whole balance at once
+    soon = points_expiring_by(lots, now + EXPIRING_WINDOW)
+    return min(soon, max(member.points_available, 0)), first
 
 
 def card_view(session: Session, shop: Shop, member: Member, now: datetime, locale: str = "ja") -> CardView:

@@ -131,6 +131,7 @@ def purchase_event(
         location_id=facts.store_id,
         location_name=store_name,
         cancelled=facts.kind == "void",
+        cancelled_at=facts.updated_at if facts.kind == "void" else None,
     )
 
 

@@ -103,6 +103,7 @@ def order_from_graphql(node: Mapping[str, Any], shop_domain: str) -> PurchaseEve
             location_name=_location_name(location),
             app_id=legacy_id(app.get("id")) if isinstance(app, Mapping) else None,
             cancelled=node.get("cancelledAt") is not None,
+            cancelled_at=timestamp(node.get("cancelledAt"), "order.cancelledAt", required=False),
             test=node.get("test") is True,
             discount_codes=tuple(str(c) for c in codes if isinstance(c, str)),
             refunds=tuple(refunds),

@@ -208,6 +208,7 @@ def order_from_rest(order: Mapping[str, Any], shop_domain: str) -> PurchaseEvent
             location_id=legacy_id(order.get("location_id")),
             app_id=legacy_id(order.get("app_id")),
             cancelled=order.get("cancelled_at") is not None,
+            cancelled_at=timestamp(order.get("cancelled_at"), "order.cancelled_at", required=False),
             test=order.get("test") is True,
             discount_codes=codes,
             refunds=refunds,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from app.dashboard import jobs as dashboard_jobs
 from app.dashboard import summary as dashboard
 from app.models.dashboard import DashboardSummary
 from tests.integration.admin.factories import member, purchase, refund
@@ -24,6 +25,7 @@ def test_summary_splits_spend_by_month_channel_and_member_mix(session, shop):
     purchase(session, shop, online_only, "3000", NOW - timedelta(days=400), "online")  # older than 12 months
     purchase(session, shop, online_only, "9999", NOW - timedelta(days=5), "online", cancelled=True)
 
+    dashboard.refresh_summary(session, shop, NOW)
     view = dashboard.home(session, shop, NOW)
 
     assert view.members == 4
@@ -49,6 +51,7 @@ def test_month_buckets_follow_the_shop_time_zone(session, shop):
     who = member(session, shop)
     # 2026-10-31 16:00 UTC is already 1 November in Tokyo.
     purchase(session, shop, who, "1000", datetime(2026, 10, 31, 16, 0, tzinfo=UTC), "online")
+    dashboard.refresh_summary(session, shop, NOW)
     view = dashboard.home(session, shop, NOW)
     assert view.spend_by_channel["online"][-1] == Decimal("1000")
     assert view.spend_by_channel["online"][-2] == Decimal("0")
@@ -56,13 +59,17 @@ def test_month_buckets_follow_the_shop_time_zone(session, shop):
 
 def test_home_reads_the_stored_summary_until_the_worker_refreshes_it(session, shop):
     who = member(session, shop)
-    dashboard.home(session, shop, NOW)
+    assert dashboard.home(session, shop, NOW).summary_at is None  # a page never computes it
+    assert dashboard_jobs.refresh_stale_summaries(session, NOW) == 1  # missing: computed
+    assert dashboard_jobs.refresh_stale_summaries(session, NOW + timedelta(minutes=1)) == 0  # unchanged
     purchase(session, shop, who, "4000", NOW - timedelta(days=1), "pos")
     assert dashboard.home(session, shop, NOW).spend_by_channel["store"][-1] == 0
 
-    assert dashboard.refresh_stale_summaries(session, NOW + timedelta(minutes=1)) == 0  # still fresh
-    assert dashboard.refresh_stale_summaries(session, NOW + timedelta(minutes=11)) == 1
+    # The new purchase moved the watermark: the next worker round recomputes without waiting 10 minutes.
+    assert dashboard_jobs.refresh_stale_summaries(session, NOW + timedelta(minutes=1)) == 1
     assert dashboard.home(session, shop, NOW).spend_by_channel["store"][-1] == Decimal("4000")
+    assert dashboard_jobs.refresh_stale_summaries(session, NOW + timedelta(minutes=2)) == 0
+    assert dashboard_jobs.refresh_stale_summaries(session, NOW + timedelta(minutes=12)) == 1  # too old
     assert session.get(DashboardSummary, shop.id).duration_ms >= 0
 
 
@@ -76,6 +83,7 @@ def test_another_shops_purchases_never_count(session, shop):
     theirs = member(session, other)
     purchase(session, shop, mine, "1000", NOW - timedelta(days=1))
     purchase(session, other, theirs, "7777", NOW - timedelta(days=1))
+    dashboard.refresh_summary(session, shop, NOW)
     view = dashboard.home(session, shop, NOW)
     assert view.members == 1
     assert sum(view.spend_by_channel["online"]) == Decimal("1000")

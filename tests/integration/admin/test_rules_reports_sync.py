@@ -13,7 +13,7 @@ from app.models import BackfillJob, InboxEvent, MonthEndClose, Shop
 from app.models.types import utcnow
 from app.points import spending
 from app.shops.rules import load_rules
-from tests.integration.admin.factories import member, purchase
+from tests.integration.admin.factories import history_imported, member, purchase
 
 DEFAULT_FORM = {
     "rate_percent": "1",
@@ -33,14 +33,47 @@ DEFAULT_FORM = {
 }  # fmt: skip
 
 
-def test_rule_preview_counts_moves_and_saves_nothing(admin, installed, session):
+def test_rule_preview_is_queued_and_the_worker_produces_it(admin, installed, session, monkeypatch):
+    from app.dispatch import periodic
+    from app.members import records
+    from app.models.dashboard import DashboardJob
+
+    evaluated: list[int] = []
+    real_facts = records.member_facts
+    monkeypatch.setattr(
+        "app.points.ranks.member_facts", lambda s, m: evaluated.append(m.id) or real_facts(s, m)
+    )
     who = member(session, installed)
     purchase(session, installed, who, "15000", utcnow() - timedelta(days=10), "pos")
     preview = admin.post("/settings/rules/preview", {**DEFAULT_FORM, "tier_threshold_1": "10000"})
     body = preview.get_json()
-    assert preview.status_code == 200 and body["up"] == 1 and body["down"] == 0
-    assert 'data-up="1"' in body["html"]
+    # The request only queued the work: no member was evaluated, the fragment polls the job.
+    assert preview.status_code == 200 and "up" not in body and evaluated == []
+    job = session.get(DashboardJob, body["job"])
+    assert job.status == "queued" and job.kind == "rules_preview"
+    assert f"/settings/rules/preview/{job.id}" in body["html"] and "data-ts-poll" in body["html"]
+    waiting = admin.fetch(f"/settings/rules/preview/{job.id}").get_json()
+    assert waiting["finished"] is False and 'data-preview-state="queued"' in waiting["html"]
+
+    periodic()  # the worker's scheduled round
+
+    assert evaluated == [who.id]
+    result = admin.fetch(f"/settings/rules/preview/{job.id}").get_json()
+    assert result["finished"] is True and result["up"] == 1 and result["down"] == 0
+    assert 'data-up="1"' in result["html"]
+    assert session.get(DashboardJob, job.id).progress_done == 1
     assert load_rules(installed).ranks.tiers[1].threshold == 30000
+
+
+def test_another_shops_preview_is_not_found(admin, installed, session):
+    from app.dashboard.jobs import RULES_PREVIEW, enqueue
+    from app.models.shop import Shop
+
+    other = Shop(domain="other-shop.myshopify.com", name="Other")
+    session.add(other)
+    session.flush()
+    job = enqueue(session, other, RULES_PREVIEW, {"ranks": {}})
+    assert admin.fetch(f"/settings/rules/preview/{job.id}").status_code == 404
 
 
 def test_rules_are_validated_field_by_field_in_the_users_language(admin, installed):
@@ -78,6 +111,7 @@ def test_month_end_close_freezes_the_csv(admin, installed, session):
     period = f"{last_month:%Y-%m}"
     spending.adjust(session, who, 700, reason="welcome", source_id="t1", now=last_month)
     spending.adjust(session, who, -200, reason="fix", source_id="t2", now=last_month + timedelta(days=1))
+    history_imported(session, installed)
     session.commit()  # the routes share this session; a refused request's rollback must not undo the setup
     not_over = admin.post("/reports/close", {"period": f"{utcnow():%Y-%m}"}, "en")
     assert not_over.status_code == 422
@@ -91,8 +125,9 @@ def test_month_end_close_freezes_the_csv(admin, installed, session):
     assert download.status_code == 200 and download.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff"))))
     month = next(r for r in rows if r[0] == "month")
-    assert month[1] == period and month[6] == "500" and month[8] == "500"  # adjusted, outstanding
-    assert [r for r in rows if r[0] == "rank"] == [["rank", "regular", "", "", "", "", "", "", "", "1"]]
+    assert rows[0][8] == "adjusted" and rows[0][13] == "outstanding"
+    assert month[1] == period and month[8] == "500" and month[13] == "500"
+    assert [r for r in rows if r[0] == "rank"] == [["rank", "regular", *[""] * 12, "1", "", "", ""]]
     stored = session.scalar(select(MonthEndClose).where(MonthEndClose.shop_id == installed.id))
     assert stored.trigger == "staff"
     assert admin.fetch("/reports/1999-01.csv").status_code == 404

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.dashboard.jobs import run_scheduled_reports
 from app.dashboard.reports import close_due_months, due_period
 from app.models import MonthEndClose, Shop
-from tests.integration.admin.factories import member
+from tests.integration.admin.factories import history_imported, member
 
 
 def test_the_previous_month_is_due_just_after_midnight_shop_time(shop):
@@ -22,7 +22,7 @@ def test_each_shop_closes_once_and_uninstalled_shops_are_skipped(session, shop):
     gone = Shop(domain="gone.myshopify.com", name="Gone", status="uninstalled")
     session.add(gone)
     member(session, shop, rank="silver")
-    session.flush()
+    history_imported(session, shop)
     at = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)
     assert close_due_months(session, at) == 1
     assert close_due_months(session, at) == 0
@@ -33,6 +33,8 @@ def test_each_shop_closes_once_and_uninstalled_shops_are_skipped(session, shop):
 
 
 def test_the_worker_hook_closes_months_and_refreshes_summaries(app, session, shop):
+    history_imported(session, shop)
     done = run_scheduled_reports(datetime(2026, 11, 30, 15, 30, tzinfo=UTC))
-    assert done == {"closed": 1, "summaries": 1}
-    assert run_scheduled_reports(datetime(2026, 11, 30, 15, 31, tzinfo=UTC)) == {"closed": 0, "summaries": 0}
+    assert done["closed"] == 1 and done["summaries"] == 1
+    again = run_scheduled_reports(datetime(2026, 11, 30, 15, 31, tzinfo=UTC))
+    assert again["closed"] == 0 and again["summaries"] == 0

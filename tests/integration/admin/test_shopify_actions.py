@@ -46,9 +46,13 @@ def test_segment_from_a_template_is_created_in_shopify(admin, installed, session
     assert 'data-segment="omni"' in html and row.query.replace("'", "&#39;") in html
     assert 'data-template="omni"' not in html  # made: no longer offered as a template
     # Once the worker's summary covers the segment, the page reads its count from there (large shops).
+    from app.dashboard.jobs import refresh_segment_counts
     from app.dashboard.summary import refresh_summary
 
-    assert refresh_summary(session, installed).data["segments"] == {"omni": 0}
+    refresh_summary(session, installed)
+    assert refresh_segment_counts(session) == 1
+    assert refresh_segment_counts(session) == 0  # counted within the hour, nothing new
+    assert refresh_summary(session, installed).data["segments"] == {"omni": 0}  # kept by a summary refresh
     assert "App counts as of" in admin.html("/segments", "en")
     unknown = admin.post("/segments/template", {"handle": "everyone"}, "ja")
     assert (

@@ -44,7 +44,7 @@ from app.members.records import (
 )
 from app.models import LedgerPosting, LedgerTransaction, Member, PointLot, Purchase, Shop
 from app.points import spending
-from app.points.crediting import recompute
+from app.points.engine import rebuild_members
 from app.points.purchases import apply_purchase, apply_refund
 from app.points.upkeep import refresh_shop
 from app.shops.rules import load_rules, save_rules
@@ -330,7 +330,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def members_are_current(self) -> None:
         """For each member changed by the step (or all after a clock jump): every order's points are
-        f(its state, the rank held before it), the rank is f(history, rules), and recomputing is a no-op."""
+        f(its state, the rank held before it), the rank is f(history, rules), and replaying is a no-op."""
         rules = load_rules(self.shop)
         for member in self.members_seen:
             if member.status != "active":
@@ -348,7 +348,7 @@ class LedgerMachine(RuleBasedStateMachine):
                         LedgerPosting.account == "issued",
                         LedgerTransaction.purchase_id.in_([p.id for p in purchases]),
                     )
-                    .where(LedgerTransaction.kind.in_(["earn", "earn_adjust", "refund_reversal"]))
+                    .where(LedgerTransaction.kind.in_(["earn", "refund_reversal", "cancel"]))
                     .group_by(LedgerTransaction.purchase_id)
                 ).all()
             )
@@ -362,9 +362,7 @@ class LedgerMachine(RuleBasedStateMachine):
             # Recomputing everything about the member changes nothing: postings, balances, rank, sync.
             state = (member.rank, member.points_pending, member.points_available, member.sync_version)
             last = self.session.scalar(select(func.max(LedgerTransaction.id)))
-            assert not recompute(
-                self.session, self.shop, rules, member, self.now, subjects=[p.id for p in purchases]
-            )
+            assert not rebuild_members(self.session, self.shop, [member.id], self.now)
             assert (member.rank, member.points_pending, member.points_available, member.sync_version) == state
             assert self.session.scalar(select(func.max(LedgerTransaction.id))) == last
             self.verified[member.id] = (member.sync_version, self.now)

@@ -56,19 +56,20 @@ def test_backfill_credits_every_order_once_and_resumes_after_a_crash(world, demo
     backfill.consume(world.session, world.shop, customers, http)
     assert customers.status == "done" and customers.done == summary.customers
 
-    # Crash in the middle of a chunk: that chunk's rows roll back with the resume point.
+    # Crash after the third chunk is applied, before its checkpoint: its rows roll back with the resume point.
     calls = {"n": 0}
     real = backfill._apply
 
     def crashing(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 120:
-            raise RuntimeError("killed")
-        return real(*args, **kwargs)
+        failed = real(*args, **kwargs)
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("killed")  # the process dies: nothing in it may catch this
+        return failed
 
     monkeypatch.setattr(backfill, "CHUNK", 50)
     monkeypatch.setattr(backfill, "_apply", crashing)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(KeyboardInterrupt):
         backfill.consume(world.session, world.shop, orders, http)
     world.session.rollback()
     monkeypatch.setattr(backfill, "_apply", real)

@@ -35,12 +35,13 @@ def test_large_backfill_finishes_resumes_and_credits_once(world, monkeypatch):
 
         def killed_midway(*args, **kwargs):
             calls["n"] += 1
-            if calls["n"] == summary.orders // 2 + 123:
-                raise RuntimeError("killed")
-            return real(*args, **kwargs)
+            failed = real(*args, **kwargs)
+            if calls["n"] == summary.orders // backfill.CHUNK // 2 + 1:
+                raise KeyboardInterrupt("killed")  # after a chunk is applied, before its checkpoint
+            return failed
 
         monkeypatch.setattr(backfill, "_apply", killed_midway)
-        with pytest.raises(RuntimeError):
+        with pytest.raises(KeyboardInterrupt):
             backfill.consume(world.session, world.shop, orders, http)
         world.session.rollback()
         world.session.expire_all()
