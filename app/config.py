@@ -76,6 +76,15 @@ class Settings:
     # built for customers/data_request, are deleted this many days after they were processed / built.
     inbox_retention_days: int = 30
     data_export_retention_days: int = 30
+    # The webhook edge (app/webhooks/edge.py): a delivery is answered 503 at once, instead of queueing past
+    # Shopify's 5 s timeout, when it waited in front of the process longer than the queue budget (per the
+    # proxy's X-Request-Start), when more rows are pending than the high-water mark, or when none of the
+    # process's `max_inflight` inbox connections frees up within the wait. Installed shops are cached briefly.
+    webhook_queue_budget_seconds: float = 1.0
+    webhook_backlog_high_water: int = 200_000
+    webhook_max_inflight: int = 4
+    webhook_db_wait_seconds: float = 0.05
+    webhook_shop_cache_seconds: float = 5.0
 
     @property
     def is_production(self) -> bool:
@@ -161,6 +170,11 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         ),
         inbox_retention_days=count("INBOX_RETENTION_DAYS", "30"),
         data_export_retention_days=count("DATA_EXPORT_RETENTION_DAYS", "30"),
+        webhook_queue_budget_seconds=seconds("WEBHOOK_QUEUE_BUDGET_SECONDS", "1"),
+        webhook_backlog_high_water=count("WEBHOOK_BACKLOG_HIGH_WATER", "200000"),
+        webhook_max_inflight=count("WEBHOOK_MAX_INFLIGHT", "4"),
+        webhook_db_wait_seconds=seconds("WEBHOOK_DB_WAIT_SECONDS", "0.05"),
+        webhook_shop_cache_seconds=seconds("WEBHOOK_SHOP_CACHE_SECONDS", "5"),
     )
 
 

@@ -15,12 +15,13 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.analytics.snapshot import run_scheduled_analytics
 from app.customers import compliance
 from app.customers.events import apply_customer, apply_merge
 from app.customers.retention import purge_expired
 from app.dashboard.jobs import run_scheduled_reports
 from app.extensions import db
-from app.integrations.periodic import run_store_jobs
+from app.integrations.periodic import push_tick, run_store_jobs
 from app.integrations.smaregi.handlers import SMAREGI_HANDLERS
 from app.jobs.inbox import refuse
 from app.models.inbox import InboxEvent, InboxStatus
@@ -191,6 +192,8 @@ SCHEDULED_JOBS: tuple[Callable[[], object], ...] = (
     reconcile_due_shops,
     run_daily_upkeep,  # daily per shop: pending points mature, lots expire, rolling ranks move
     run_rebuilds,  # members re-derived after a rules change too large for one request (past purchases)
+    push_tick,  # what upkeep and rebuilds just changed reaches the Smaregi register in the same round
     run_scheduled_reports,  # month-end closes and the dashboard's home summaries
+    run_scheduled_analytics,  # the analytics page's figures, when the data changed or staff asked
     purge_personal_data,
 )

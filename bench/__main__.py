@@ -21,6 +21,7 @@ BENCHMARKS = {
     "B3": "bench.api_efficiency",
     "B4": "bench.backfill_throughput",
     "B5": "bench.dashboard_home",  # the dashboard engineer's module (issue 7)
+    "B6": "bench.analytics_page",
 }
 
 

@@ -106,11 +106,18 @@ class SmaregiStandIn:
         at: datetime,
         customer_id: str | None = None,
         quantity: int = 1,
+        spend_points: int = 0,
     ) -> str:
-        """A normal sale rung at `at`; returns its transactionHeadId."""
+        """A normal sale rung at `at` (paying `spend_points` of the member's points); returns its id.
+
+        Points used at the register are the transaction's `spendPoint`, and the register takes them off the
+        member's `point` itself (the staff see the new balance on the receipt).
+        """
         contract = self.contracts[contract_id]
         head_id = str(next(self._ids))
         customer = contract.customers.get(customer_id or "")
+        if customer is not None and spend_points:
+            customer["point"] = str(int(customer["point"]) - spend_points)
         contract.transactions[head_id] = {
             "transactionHeadId": head_id,
             "transactionDateTime": _fmt(at),
@@ -124,6 +131,7 @@ class SmaregiStandIn:
             "terminalId": "1",
             "customerId": customer_id,
             "customerCode": customer["customerCode"] if customer else None,
+            "spendPoint": str(spend_points),
             "disposeDivision": "0",
             "disposeServerTransactionHeadId": None,
             "updDateTime": _fmt(self.now()),
@@ -177,6 +185,7 @@ class SmaregiStandIn:
             disposeServerTransactionHeadId=head_id,
             total=str(-value),
             subtotal=str(-value),
+            spendPoint="0",
             updDateTime=_fmt(self.now()),
             details=[
                 {
@@ -305,6 +314,8 @@ class SmaregiStandIn:
         return _json(rows[(page - 1) * limit : page * limit])
 
     def _customers(self, contract: Contract, request: Request, rest: list[str]) -> Response:
+        if not rest and request.method == "POST":
+            return self._create_customer(contract, request.get_json())
         if not rest:
             code = request.args.get("customer_code")
             rows = [c for c in contract.customers.values() if code is None or c["customerCode"] == code]
@@ -326,9 +337,38 @@ class SmaregiStandIn:
             if point is None or not str(point).lstrip("-").isdigit():
                 return _json({"title": "Bad Request"}, 400)
             customer["point"] = str(point)
+            expires = request.get_json().get("pointExpireDate")
+            if expires is not None:
+                customer["pointExpireDate"] = str(expires)
             customer["updDateTime"] = _fmt(self.now())
             return _json({"customerId": customer["customerId"], "point": customer["point"]})
         return _json({"title": "Not Found"}, 404)
+
+    def _create_customer(self, contract: Contract, body: Any) -> Response:
+        """POST /customers: customerCode (unique, <= 20 printable ASCII), lastName and firstName required
+        (https://developers.smaregi.dev/platform-api-reference/apis/pos/operations/postcustomersbulk lists
+        the same member fields for the bulk form)."""
+        if not isinstance(body, dict):
+            return _json({"title": "Bad Request"}, 400)
+        code = str(body.get("customerCode") or "")
+        if (
+            not code
+            or len(code) > 20
+            or not code.isascii()
+            or not body.get("lastName")
+            or not body.get("firstName")
+        ):
+            return _json({"title": "Bad Request", "detail": "customerCode, lastName, firstName"}, 400)
+        if any(c["customerCode"] == code for c in contract.customers.values()):
+            return _json({"title": "Bad Request", "detail": "customerCode is taken"}, 400)
+        if body.get("rank") is not None and body["rank"] not in self.rank_codes:
+            return _json({"title": "Bad Request", "detail": "rank is not a defined rank"}, 400)
+        customer_id = self.add_customer(
+            contract.contract_id, code, last_name=str(body["lastName"]), first_name=str(body["firstName"])
+        )
+        customer = contract.customers[customer_id]
+        customer["rank"] = body.get("rank")
+        return _json(customer)
 
 
 def _json(body: Any, status: int = 200) -> Response:

@@ -30,4 +30,15 @@ def layout_context() -> dict[str, object]:
 
 
 # Each module registers its routes on bp.
-from app.admin import data_exports, history, members, reports, rules, segments, sync_health, views  # noqa: E402, F401
+from app.admin import (  # noqa: E402, F401
+    analytics,
+    data_exports,
+    history,
+    members,
+    reports,
+    reviews,
+    rules,
+    segments,
+    sync_health,
+    views,
+)

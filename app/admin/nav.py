@@ -20,6 +20,7 @@ NAV = (
     ("admin.history_settings", "nav.history"),
     ("admin.sync_health", "nav.sync"),
     ("admin.backfill", "nav.backfill"),
+    ("admin.analytics_page", "nav.analytics"),
     ("admin.reports", "nav.reports"),
     ("admin.data_exports", "nav.data_exports"),
 )

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.domain.replay import MOVEMENT_KINDS
+from app.members.identity import record_review_decision
 from app.members.records import lock_member, touch
 from app.models.ledger import LedgerPosting, LedgerTransaction, PointHold
 from app.models.member import ExternalLink, IdentityReview, Member, MemberStatus, ReviewStatus
@@ -96,7 +97,14 @@ def _keep_identity(survivor: Member, merged: Member) -> None:
 
 
 def accept_review(
-    session: Session, shop: Shop, review_id: int, member_id: int, now: datetime | None = None
+    session: Session,
+    shop: Shop,
+    review_id: int,
+    member_id: int,
+    now: datetime | None = None,
+    *,
+    actor: str | None = None,
+    reason: str | None = None,
 ) -> bool:
     """Staff confirm the store member of a review is `member_id`: merge it into that member."""
     now = now or utcnow()
@@ -120,4 +128,5 @@ def accept_review(
     )
     merge_members(session, shop, survivor.id, merged.id, key=f"review:{review.id}", now=now)
     review.status, review.resolved_member_id, review.resolved_at = ReviewStatus.LINKED, survivor.id, now
+    record_review_decision(review, "merge", actor=actor, reason=reason, now=now, survivor_id=survivor.id)
     return True

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from app.models.integrations import (
     CardLinkAttempt,
     LineLink,
+    LineLinkNonce,
     LineMessage,
+    LineTaggedCustomer,
     SmaregiCustomer,
     SmaregiTransaction,
 )
@@ -62,7 +64,7 @@ def redact_store_customer(session: Session, shop: Shop, shopify_customer_id: str
             SmaregiCustomer.shop_id == shop.id, SmaregiCustomer.shopify_customer_id == customer_id
         )
     ).all()
-    for model in (LineLink, LineMessage, CardLinkAttempt):
+    for model in (LineLink, LineMessage, CardLinkAttempt, LineLinkNonce, LineTaggedCustomer):
         session.execute(
             delete(model)
             .where(model.shop_id == shop.id, model.shopify_customer_id == customer_id)

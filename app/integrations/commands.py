@@ -13,7 +13,15 @@ from app.models.shop import Shop
 
 def init_app(app: Flask) -> None:
     """Attach the store-side commands to `flask`."""
-    for command in (line_send, smaregi_reconcile, store_tick, smaregi_connect, line_connect, store_status):
+    for command in (
+        line_send,
+        line_tags,
+        smaregi_reconcile,
+        store_tick,
+        smaregi_connect,
+        line_connect,
+        store_status,
+    ):
         app.cli.add_command(command)
 
 
@@ -25,6 +33,25 @@ def line_send() -> None:
 
     outcomes = line_tick()
     click.echo(", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())) or "nothing due")
+
+
+@click.command("line-tags")
+@with_appcontext
+def line_tags() -> None:
+    """Read customers tagged `line` by LINE CRM apps (GraphQL) and set `line_linked` to match, per shop."""
+    from app.integrations.line.crm_tags import sync_line_tags
+    from app.models.shop import ShopStatus
+    from app.shopify.errors import ShopifyError
+
+    for shop in db.session.scalars(select(Shop).where(Shop.status == ShopStatus.INSTALLED)).all():
+        try:
+            changed = sync_line_tags(db.session, shop)
+            db.session.commit()
+        except ShopifyError as exc:
+            db.session.rollback()
+            click.echo(f"{shop.domain}: failed ({type(exc).__name__})")
+            continue
+        click.echo(f"{shop.domain}: {changed} members changed")
 
 
 @click.command("smaregi-reconcile")

@@ -260,10 +260,47 @@ def resolve_member(session: Session, shop: Shop, source: str, ref: CustomerRef |
     return session.get(Member, decision.member_id) if decision.outcome == "matched" else None
 
 
-def dismiss_review(session: Session, shop: Shop, review_id: int, now: datetime | None = None) -> None:
+def dismiss_review(
+    session: Session,
+    shop: Shop,
+    review_id: int,
+    now: datetime | None = None,
+    *,
+    actor: str | None = None,
+    reason: str | None = None,
+) -> bool:
     """Staff say the candidates are different people: the store member stays on its own."""
     review = session.get(IdentityReview, review_id)
     if review is None or review.shop_id != shop.id or review.status != ReviewStatus.OPEN:
-        return
+        return False
     review.status = ReviewStatus.DISMISSED
-    review.resolved_at = now or utcnow()
+    review.resolved_at = now = now or utcnow()
+    record_review_decision(review, "keep_apart", actor=actor, reason=reason, now=now)
+    return True
+
+
+def record_review_decision(
+    review: IdentityReview,
+    decision: str,
+    *,
+    actor: str | None,
+    reason: str | None,
+    now: datetime,
+    survivor_id: int | None = None,
+) -> None:
+    """Append who decided what, when and why to the review's audit trail (details["audit"]).
+
+    The JSON column is replaced, not mutated in place, so the ORM sees the change.
+    """
+    entry = {
+        "at": now.isoformat(),
+        "by": actor,
+        "decision": decision,
+        "reason": reason,
+        "store_member_id": review.member_id,
+        "candidate_ids": list(review.candidate_ids or []),
+        "survivor_id": survivor_id,
+    }
+    details = dict(review.details or {})
+    details["audit"] = [*details.get("audit", []), entry]
+    review.details = details

@@ -74,3 +74,18 @@ class MonthEndClose(Model):
     closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     csv: Mapped[str] = mapped_column(Text, default="")  # the download, frozen at close time
+
+
+class AnalyticsSnapshot(Model):
+    """The analytics page's figures of one shop (F2 conversion, cohorts, RFM grid, LTV by channel mix),
+    computed by the worker (app/analytics/snapshot.py): every figure reads the whole purchase history, so the
+    page only ever reads this row."""
+
+    __tablename__ = "analytics_snapshots"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)  # what the computation cost, for operators
+    # Staff asked for new figures at this time; the worker's next round computes them.
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -42,6 +42,8 @@ class SmaregiConnection(Model):
     access_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     access_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     push_enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # rank/points back to the register
+    # Members who buy online but are not yet in Smaregi are created there (customer code = member number).
+    export_members: Mapped[bool] = mapped_column(Boolean, default=False)
     # Smaregi ranks are the merchant's own rank codes: our tier handle -> their code ({"silver": "2"}).
     rank_codes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # Reconciliation watermark: transactions updated up to here have been pulled.
@@ -105,6 +107,7 @@ class SmaregiTransaction(Model):
     transacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     upd_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # Smaregi updDateTime: the version
     status: Mapped[str] = mapped_column(String(24), default=TransactionStatus.APPLIED)
+    spend_points: Mapped[int] = mapped_column(Integer, default=0)  # `spendPoint`: points used at the register
     detail: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -126,6 +129,9 @@ class SmaregiCustomer(Model):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     pushed_rank: Mapped[str | None] = mapped_column(String(32))
     pushed_points: Mapped[int | None] = mapped_column(Integer)
+    pushed_expires_on: Mapped[date | None] = mapped_column(Date)
+    # The member's sync_version the register holds: the link is due while the member's version differs.
+    pushed_version: Mapped[int | None] = mapped_column(Integer)
     push_due: Mapped[bool] = mapped_column(Boolean, default=False)
     push_error: Mapped[str | None] = mapped_column(Text)
     pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -214,3 +220,36 @@ class CardLinkAttempt(Model):
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     shopify_customer_id: Mapped[str] = mapped_column(String(32))
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LineLinkNonce(Model):
+    """A nonce for LINE's account-link dialog: issued to one logged-in customer, good once, briefly.
+
+    developers.line.biz/en/docs/messaging-api/linking-accounts/ (steps 8-12): the app makes the nonce after
+    its own login, and the `accountLink` event names it; only its SHA-256 is kept, so a database read alone
+    cannot complete somebody else's link.
+    """
+
+    __tablename__ = "line_link_nonces"
+    __table_args__ = (Index("ix_line_link_nonces_expires", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(_BIGINT, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    shopify_customer_id: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8), default="ja")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LineTaggedCustomer(Model):
+    """A customer tagged `line` by a LINE CRM app: counts as LINE-linked, without a LINE user id."""
+
+    __tablename__ = "line_tagged_customers"
+    __table_args__ = (UniqueConstraint("shop_id", "shopify_customer_id"),)
+
+    id: Mapped[int] = mapped_column(_BIGINT, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    shopify_customer_id: Mapped[str] = mapped_column(String(32))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,10 +1,9 @@
-"""GET /proxy/card (member card), POST /proxy/card/link (paper card), GET /proxy/line (LINE link)."""
+"""GET /proxy/card (member card), POST /proxy/card/link (paper card), GET /proxy/line (LINE account link)."""
 
 from __future__ import annotations
 
 import re
 from typing import TypeVar
-from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, make_response, redirect, render_template, request
 from markupsafe import Markup
@@ -12,13 +11,15 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.domain.identity import member_barcode_svg, member_qr_svg
 from app.extensions import db
-from app.integrations.line.tokens import issue
+from app.integrations.line.accountlink import chat_url, dialog_url, valid_link_token
+from app.integrations.line.accountlink import text as line_link_text
 from app.integrations.smaregi.cards import link_paper_card
 from app.members.identity import member_for_customer
 from app.models.integrations import LineConnection, LineLink
 from app.models.types import utcnow
 from app.proxy.card import card_view
-from app.proxy.text import TEXT, language
+from app.proxy.standing import standing
+from app.proxy.text import language, rank_name, texts
 from app.proxy.verify import ProxyContext, verified
 
 bp = Blueprint("proxy", __name__, url_prefix="/proxy")
@@ -34,7 +35,7 @@ LINK_MESSAGES = {
 AnyResponse = TypeVar("AnyResponse", bound=BaseResponse)  # a rendered page or a redirect
 
 
-def _private(response: AnyResponse) -> AnyResponse:
+def private(response: AnyResponse) -> AnyResponse:
     # One customer's card: never cached by Shopify's proxy, a CDN or the browser's shared cache.
     response.headers["Cache-Control"] = "private, no-store"
     return response
@@ -60,16 +61,23 @@ def _inline(svg: str) -> str:
     return head + ">" + rest
 
 
+def login_page() -> Response:
+    """Asked without a logged-in customer: the storefront's login, nothing about anyone."""
+    lang = language()
+    body = render_template("proxy/login.html", t=texts(lang), lang=lang, login_url="/account/login")
+    return private(make_response(body, 401))
+
+
 def _render(ctx: ProxyContext, notice: str | None = None, status: int = 200) -> Response:
     lang = language()
-    text = TEXT[lang]
+    text = texts(lang)
     if ctx.customer_id is None:
-        body = render_template("proxy/login.html", t=text, lang=lang, login_url="/account/login")
-        return _private(make_response(body, 401))
+        return login_page()
     member = member_for_customer(db.session, ctx.shop, ctx.customer_id)
     if member is None:
         abort(404)  # a redacted customer has no card
-    view = card_view(db.session, ctx.shop, member, utcnow(), lang)
+    now = utcnow()
+    view = card_view(db.session, ctx.shop, member, now, lang)
     line = db.session.get(LineConnection, ctx.shop.id)
     linked = db.session.scalar(
         db.select(LineLink).where(
@@ -81,17 +89,19 @@ def _render(ctx: ProxyContext, notice: str | None = None, status: int = 200) -> 
         t=text,
         lang=lang,
         card=view,
-        rank_name=text["ranks"].get(view.rank, view.rank),
+        rank_name=rank_name(view.rank, lang),
         shop_name=ctx.shop.name or ctx.shop.domain,
         barcode=Markup(_inline(member_barcode_svg(view.member_number))),  # noqa: S704 - SVG we generated
         qr=Markup(_inline(member_qr_svg(view.member_number))),  # noqa: S704 - SVG we generated
         prefix=ctx.path_prefix,
+        nav="card",
+        standing=standing(db.session, ctx.shop, member, now, lang),
         notice=text[notice] if notice else None,
         line_available=line is not None and bool(line.bot_basic_id),
         line_linked=linked is not None and linked.opted_out_at is None,
     )
     db.session.commit()  # the member may have been created on first view
-    return _private(make_response(body, status))
+    return private(make_response(body, status))
 
 
 @bp.get("/card")
@@ -119,14 +129,26 @@ def link_card():
 
 @bp.get("/line")
 def line_link():
-    """Redirect to the shop's LINE account with a prefilled `LINK <token>` message naming this customer."""
+    """LINE's account link (app/integrations/line/accountlink.py), for the logged-in customer only.
+
+    With the `linkToken` the chat's button carries: a nonce for this customer, then LINE's dialog. Without
+    (the card's button): the shop's chat with 「連携」 typed in, which answers with that button.
+    """
     ctx = verified()
+    lang = language()
     if ctx.customer_id is None:
-        return _render(ctx)
-    line = db.session.get(LineConnection, ctx.shop.id)
-    if line is None or not line.bot_basic_id:
-        abort(404)
-    word = "LINK" if language() == "en" else "連携"
-    text = f"{word} {issue(ctx.shop.id, ctx.customer_id)}"
-    # line.me/R/oaMessage/{basic id}/?{text}: opens the chat with the message typed in (LINE URL scheme).
-    return _private(redirect(f"https://line.me/R/oaMessage/{quote(line.bot_basic_id)}/?{quote(text)}", 302))
+        body = render_template(
+            "proxy/line_link.html", t=line_link_text(lang), lang=lang, login_url="/account/login"
+        )
+        return private(make_response(body, 401))
+    link_token = request.args.get("linkToken")
+    if link_token is not None and not valid_link_token(link_token):
+        abort(400)
+    if link_token is None:
+        target = chat_url(db.session, ctx.shop, lang)
+    else:
+        target = dialog_url(db.session, ctx.shop, ctx.customer_id, link_token, lang)
+        db.session.commit()
+    if target is None:
+        abort(404)  # the shop has no LINE account connected
+    return private(redirect(target, 302))

@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("app.customers",),
     ("app.sync",),
     ("app.dashboard",),
+    ("app.analytics",),
     ("app.integrations",),
     ("app.dispatch",),
     (

@@ -10,7 +10,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from linebot.v3.messaging import ApiClient, Configuration, MessagingApi, PushMessageRequest, TextMessage
+from linebot.v3.messaging import (
+    ApiClient,
+    ButtonsTemplate,
+    Configuration,
+    MessagingApi,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    TemplateMessage,
+    TextMessage,
+    URIAction,
+)
 from linebot.v3.messaging.exceptions import ApiException
 
 from app.http_client import http_client
@@ -77,3 +87,43 @@ def push_text(api: MessagingApi, to: str, text: str, retry_key: str) -> None:
             return
         retryable = status == 0 or status == 429 or status >= 500
         raise LineSendError(f"LINE push answered {status or 'no response'}", status, retryable) from None
+
+
+class LineApiError(Exception):
+    """A call other than a push failed (network, auth, or LINE refusing it)."""
+
+
+def issue_link_token(api: MessagingApi, user_id: str) -> str:
+    """A link token for one LINE user: valid 10 minutes and once (the account-link dialog spends it).
+
+    developers.line.biz/en/reference/messaging-api/#issue-link-token: `POST /v2/bot/user/{userId}/linkToken`.
+    """
+    try:
+        return str(api.issue_link_token(user_id).link_token)
+    except ApiException as exc:
+        raise LineApiError(f"LINE linkToken answered {exc.status or 'no response'}") from None
+
+
+def reply_button(api: MessagingApi, reply_token: str, text: str, label: str, uri: str) -> None:
+    """Reply with one buttons template whose button opens `uri` (text up to 160, label up to 20 characters).
+
+    developers.line.biz/en/reference/messaging-api/#send-reply-message and #buttons: replies cost no quota.
+    """
+    message = TemplateMessage(
+        alt_text=text[:400],
+        template=ButtonsTemplate(text=text[:160], actions=[URIAction(label=label[:20], uri=uri)]),
+    )
+    try:
+        api.reply_message(ReplyMessageRequest(reply_token=reply_token, messages=[message]))
+    except ApiException as exc:
+        raise LineApiError(f"LINE reply answered {exc.status or 'no response'}") from None
+
+
+def reply_text(api: MessagingApi, reply_token: str, text: str) -> None:
+    """Reply with one text message."""
+    try:
+        api.reply_message(
+            ReplyMessageRequest(reply_token=reply_token, messages=[TextMessage(text=text[:5000])])
+        )
+    except ApiException as exc:
+        raise LineApiError(f"LINE reply answered {exc.status or 'no response'}") from None

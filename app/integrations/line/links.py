@@ -13,7 +13,7 @@ from app.integrations.line.schedule import insert_once, parse_send_at
 from app.integrations.secrets import seal
 from app.members.identity import member_for_customer
 from app.members.records import touch
-from app.models.integrations import LineConnection, LineLink, MessageStatus
+from app.models.integrations import LineConnection, LineLink, LineTaggedCustomer, MessageStatus
 from app.models.shop import Shop
 from app.models.types import utcnow
 
@@ -110,7 +110,32 @@ def set_opt_out(
 
 
 def _set_member_flag(session: Session, shop: Shop, shopify_customer_id: str, linked: bool) -> None:
+    if not linked and is_tagged(session, shop, shopify_customer_id):
+        linked = True  # a LINE CRM app's `line` tag still says so (crm_tags.py)
     member = member_for_customer(session, shop, shopify_customer_id)
     if member is not None and member.line_linked != linked:
         member.line_linked = linked
         touch(member)  # the `line_linked` metafield follows through the syncer
+
+
+def is_tagged(session: Session, shop: Shop, shopify_customer_id: str) -> bool:
+    """Whether the customer carried a `line` tag when the tags were last read (crm_tags.py)."""
+    return (
+        session.scalar(
+            select(LineTaggedCustomer.id).where(
+                LineTaggedCustomer.shop_id == shop.id,
+                LineTaggedCustomer.shopify_customer_id == str(shopify_customer_id),
+            )
+        )
+        is not None
+    )
+
+
+def sync_member_flag(session: Session, shop: Shop, shopify_customer_id: str) -> None:
+    """`line_linked` from what we know now: a LINE link of ours, or a CRM app's `line` tag."""
+    linked = session.scalar(
+        select(LineLink.id).where(
+            LineLink.shop_id == shop.id, LineLink.shopify_customer_id == str(shopify_customer_id)
+        )
+    )
+    _set_member_flag(session, shop, shopify_customer_id, linked is not None)

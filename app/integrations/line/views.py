@@ -1,8 +1,9 @@
 """POST /integrations/line/webhooks/<shop>: LINE events for one shop's channel (signature verified).
 
 Handled in the request because each event is one small local write and LINE wants a quick 200:
-`LINK <token>` from the member card links the sender; STOP/停止 opts out, START/再開 opts back in;
-unfollow (blocked) opts out, follow (unblocked) opts back in. Replies go through the outbox.
+「連携」/LINK (or a rich-menu postback `action=link`) starts LINE's account link (accountlink.py: a link token
+and a reply, the only calls out); `accountLink` completes it; STOP/停止 opts out, START/再開 opts back in;
+unfollow (blocked) opts out, follow (unblocked) opts back in. Other messages go through the outbox.
 """
 
 from __future__ import annotations
@@ -13,21 +14,30 @@ import re
 from flask import Blueprint, jsonify, request
 from linebot.v3 import WebhookParser
 from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.webhooks import FollowEvent, MessageEvent, TextMessageContent, UnfollowEvent
+from linebot.v3.webhooks import (
+    AccountLinkEvent,
+    FollowEvent,
+    MessageEvent,
+    PostbackEvent,
+    TextMessageContent,
+    UnfollowEvent,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.integrations.line.links import link_user, set_opt_out
-from app.integrations.line.tokens import LinkClaim, redeem
+from app.integrations.line.accountlink import complete_link, start_link
+from app.integrations.line.links import set_opt_out
 from app.integrations.secrets import unseal
-from app.models.integrations import LineConnection, LineLink
+from app.models.integrations import LineConnection
 from app.models.shop import Shop
 
 log = logging.getLogger(__name__)
 bp = Blueprint("line", __name__, url_prefix="/integrations/line", cli_group=None)
 
-LINK_TEXT = re.compile(r"^\s*(?:LINK|連携)\s+(\S+)\s*$", re.IGNORECASE)
+# 「連携」 or LINK, alone or followed by anything (an old typed-token message starts the flow too).
+LINK_TEXT = re.compile(r"^\s*(LINK|連携)(?:\s.*)?$", re.IGNORECASE | re.DOTALL)
+LINK_POSTBACK = "action=link"  # the rich-menu button's postback data
 STOP_WORDS = frozenset({"stop", "停止", "配信停止"})
 START_WORDS = frozenset({"start", "再開", "配信再開"})
 
@@ -44,6 +54,7 @@ def webhook(shop_domain: str):
     try:
         events = WebhookParser(secret).parse(body, request.headers.get("X-Line-Signature", ""))
     except InvalidSignatureError:
+        log.warning("LINE webhook refused (bad signature) shop=%s", shop.domain)
         return jsonify(error="unauthorized"), 401
     except (ValueError, KeyError, TypeError):
         return jsonify(error="malformed body"), 400
@@ -57,38 +68,29 @@ def webhook(shop_domain: str):
     return jsonify(status="ok"), 200
 
 
-def _used(shop: Shop, claim: LinkClaim) -> bool:
-    """A token is good once: a link made for this customer after it was issued means it was redeemed."""
-    link = db.session.scalar(
-        select(LineLink).where(
-            LineLink.shop_id == shop.id, LineLink.shopify_customer_id == claim.shopify_customer_id
-        )
-    )
-    # Token times are whole seconds: a link in the same second as the issue counts as after it.
-    return link is not None and link.linked_at.replace(microsecond=0) >= claim.issued_at
-
-
 def _apply(shop: Shop, event: object) -> None:
     user_id = getattr(getattr(event, "source", None), "user_id", None)
     if not user_id:
         return  # group or room events name no user
-    if isinstance(event, UnfollowEvent):
+    if isinstance(event, AccountLinkEvent):
+        complete_link(db.session, shop, user_id, str(event.link.result), str(event.link.nonce or ""))
+    elif isinstance(event, UnfollowEvent):
         set_opt_out(db.session, shop, user_id, True)
     elif isinstance(event, FollowEvent):
         set_opt_out(db.session, shop, user_id, False)
+    elif isinstance(event, PostbackEvent) and event.postback.data == LINK_POSTBACK:
+        start_link(db.session, shop, user_id, event.reply_token, "ja")
     elif isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
         text = event.message.text.strip()
         match = LINK_TEXT.match(text)
         if match:
-            claim = redeem(match.group(1))
-            if claim is None or claim.shop_id != shop.id:
-                log.info("LINE link token refused for shop=%s (forged, expired or another shop)", shop.domain)
-                return
-            if _used(shop, claim):
-                log.info("LINE link token refused for shop=%s (already used)", shop.domain)
-                return
-            language = "en" if text.upper().startswith("LINK") else "ja"
-            link_user(db.session, shop, claim.shopify_customer_id, user_id, language)
+            start_link(
+                db.session,
+                shop,
+                user_id,
+                event.reply_token,
+                "en" if match.group(1).upper() == "LINK" else "ja",
+            )
         elif text.lower() in STOP_WORDS:
             set_opt_out(db.session, shop, user_id, True)
         elif text.lower() in START_WORDS:

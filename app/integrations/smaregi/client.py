@@ -8,7 +8,7 @@ with HTTP Basic (client id/secret) and `grant_type=client_credentials`; API base
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -161,9 +161,20 @@ class SmaregiClient:
         """Set the member's rank (one of the merchant's Smaregi rank codes) shown at the register."""
         self._json("PATCH", f"/customers/{customer_id}", json={"rank": rank})
 
-    def set_customer_points(self, customer_id: str, points: int) -> None:
-        """Set the member's point balance to an absolute value (PATCH /customers/{id}/point)."""
-        self._json("PATCH", f"/customers/{customer_id}/point", json={"point": str(points)})
+    def set_customer_points(self, customer_id: str, points: int, expires_on: date | None = None) -> None:
+        """Set the member's balance to an absolute value (PATCH /customers/{id}/point), with the date the next
+        points expire (`pointExpireDate`, YYYY-MM-DD; left as it is when not given)."""
+        body = {"point": str(points)}
+        if expires_on is not None:
+            body["pointExpireDate"] = expires_on.isoformat()
+        self._json("PATCH", f"/customers/{customer_id}/point", json=body)
+
+    def create_customer(self, record: dict[str, str]) -> dict[str, Any]:
+        """Register a member (POST /customers); `customerCode` must be unique in the contract."""
+        created = self._json("POST", "/customers", json=record)
+        if not isinstance(created, dict) or not created.get("customerId"):
+            raise SmaregiError("POST /customers answered without a customerId", transient=False)
+        return created
 
 
 def _smaregi_time(at: datetime) -> str:

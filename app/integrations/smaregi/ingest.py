@@ -25,6 +25,8 @@ from app.integrations.smaregi.mapping import (
     read_transaction,
     refund_event,
 )
+from app.integrations.smaregi.push import member_of
+from app.integrations.smaregi.register_points import apply_register_points
 from app.members.records import touch
 from app.models.integrations import (
     SmaregiCustomer,
@@ -152,6 +154,9 @@ def apply_transaction(
             TransactionStatus.IGNORED,
             f"transactionHeadDivision {tx.get('transactionHeadDivision')}",
         )
+    if status == TransactionStatus.APPLIED and customer is not None:
+        row.spend_points = facts.spend_points if facts.kind == "sale" else row.spend_points or 0
+        detail = apply_register_points(session, shop, facts, member_of(session, shop, customer)) or detail
     row.status, row.detail = status, detail
     row.upd_at = facts.updated_at
     if customer is not None:

@@ -62,6 +62,7 @@ class TransactionFacts:
     transacted_at: datetime
     updated_at: datetime
     items_count: int
+    spend_points: int = 0  # `spendPoint`: the member's points used to pay at the register
 
 
 def read_transaction(tx: dict[str, Any]) -> TransactionFacts:
@@ -108,6 +109,7 @@ def read_transaction(tx: dict[str, Any]) -> TransactionFacts:
         transacted_at=transacted,
         updated_at=updated,
         items_count=items,
+        spend_points=abs(int(_money(tx.get("spendPoint")))),
     )
 
 

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from app.integrations.smaregi.client import SmaregiClient
 from app.integrations.smaregi.ingest import ingest_transaction
-from app.integrations.smaregi.push import push_due
-from app.models.integrations import SmaregiConnection
+from app.integrations.smaregi.push import forget_pushed, push_due
+from app.models.integrations import SmaregiConnection, SmaregiCustomer
 from app.models.shop import Shop, ShopStatus
 from app.models.types import utcnow
 
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 FIRST_WINDOW = timedelta(days=1)  # a new connection looks back one day; older sales come from a backfill
 MAX_SPAN = timedelta(days=31)  # the list endpoint's largest period
 OVERLAP = timedelta(minutes=5)  # re-read the edge: updDateTime is per second and clocks drift
+DRIFT_BATCH = 200  # register balances read per pass (one GET each), oldest-checked first
 
 
 def reconcile_shop(
@@ -46,9 +47,43 @@ def reconcile_shop(
                 applied += 1
         connection.reconciled_until = end
         start = end
+    find_drift(session, shop, client)
     push_due(session, shop, client)
     session.flush()
     return applied
+
+
+def find_drift(session: Session, shop: Shop, client: SmaregiClient, limit: int = DRIFT_BATCH) -> int:
+    """Read register balances back and mark every link whose register differs from what was pushed (a
+    staff edit at the register, a lost write) for a fresh push; returns links found drifted.
+
+    Links are read in the order they were last confirmed, so successive passes walk all of them.
+    """
+    rows = session.scalars(
+        select(SmaregiCustomer)
+        .where(
+            SmaregiCustomer.shop_id == shop.id,
+            SmaregiCustomer.deleted.is_(False),
+            SmaregiCustomer.pushed_points.is_not(None),
+        )
+        .order_by(SmaregiCustomer.pushed_at.asc(), SmaregiCustomer.id)
+        .limit(limit)
+    ).all()
+    drifted = 0
+    for row in rows:
+        record = client.get_customer(row.customer_id)
+        if record is None:
+            row.deleted = True
+            continue
+        held = str(record.get("point") or "0")
+        if held != str(row.pushed_points) or (row.pushed_rank and record.get("rank") != row.pushed_rank):
+            log.info("smaregi register drift for shop=%s customer=%s", shop.domain, row.customer_id)
+            forget_pushed(row)
+            drifted += 1
+        else:
+            row.pushed_at = utcnow()  # confirmed: goes to the back of the queue
+    session.flush()
+    return drifted
 
 
 def reconcile_all(

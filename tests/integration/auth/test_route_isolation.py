@@ -39,6 +39,10 @@ PUBLIC = {
     "proxy.card": "app proxy: Shopify's query signature and the logged-in customer (app/proxy)",
     "proxy.link_card": "app proxy: signature + logged-in customer (app/proxy)",
     "proxy.line_link": "app proxy: signature + logged-in customer (app/proxy)",
+    "proxy.points_page": "app proxy: signature + logged-in customer (app/proxy)",
+    "proxy.purchases_page": "app proxy: signature + logged-in customer (app/proxy)",
+    "proxy.redeem_page": "app proxy: signature + logged-in customer (app/proxy)",
+    "proxy.redeem_submit": "app proxy: signature + logged-in customer + signed confirmation token (app/proxy)",
 }
 # Public routes that may answer 2xx/3xx to an unsigned request because they expose nothing.
 OPEN_WITHOUT_SIGNATURE = {

@@ -1,10 +1,10 @@
-"""LINE: linking from the member card, thank-yous at the shop's evening hour once per visit day, opt-out."""
+"""LINE: linking by LINE's account link, thank-yous at the shop's evening hour once per visit day, opt-out."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qsl, urlparse
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +12,6 @@ from sqlalchemy import select
 from app.domain.events import CustomerRef, PurchaseEvent
 from app.integrations.line.schedule import schedule_from_purchases
 from app.integrations.line.sender import MAX_ATTEMPTS, send_due
-from app.integrations.line.tokens import issue
 from app.members.identity import member_for_customer
 from app.models.integrations import LineLink, LineMessage
 from app.models.purchase import Purchase
@@ -31,13 +30,22 @@ def line_post(client, events, secret=LINE_SECRET):
     return client.post(f"/integrations/line/webhooks/{SHOP}", data=body, headers=headers)
 
 
-def link(client, customer_id="7001", user=USER):
-    """What a shopper does: open the LINE link on the card, send the prefilled message."""
-    response = client.get(f"/proxy/line?{proxy_query(SHOP, customer_id)}")
+def link_page(client, customer_id="7001", user=USER, word="連携"):
+    """Send 「連携」 in LINE, tap the replied button, logged in on the storefront: the page's response."""
+    line_api = client.application.config["LINE_TRANSPORT"].app
+    assert line_post(client, [text_event(user, word)]).status_code == 200
+    page = urlparse(line_api.replies[-1]["messages"][0]["template"]["actions"][0]["uri"])
+    assert (page.netloc, page.path) == (SHOP, "/apps/tsunagu/line")
+    return client.get(f"/proxy/line?{proxy_query(SHOP, customer_id, extra=dict(parse_qsl(page.query)))}")
+
+
+def link(client, customer_id="7001", user=USER, word="連携"):
+    """What a shopper does: the link page, then LINE's dialog, whose accountLink event reaches the app."""
+    response = link_page(client, customer_id, user, word)
     assert response.status_code == 302
-    location = urlparse(response.headers["Location"])
-    assert (location.netloc, location.path) == ("line.me", "/R/oaMessage/%40tsunagu/")
-    assert line_post(client, [text_event(user, unquote(location.query))]).status_code == 200
+    event = client.application.config["LINE_TRANSPORT"].app.account_link(response.headers["Location"])
+    assert line_post(client, [event]).status_code == 200
+    return event
 
 
 def store_sale(session, shop, at, order_id, customer_id="7001", location="Ginza"):
@@ -75,30 +83,8 @@ def test_linking_from_the_member_card(client, session, shop, line_connected, lin
     assert "連携が完了しました" in line_api.texts_to(USER)[0]
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        lambda app: "連携 not-a-token",
-        lambda app: "連携 " + issue(999, "7001"),  # a genuine token of another shop
-        lambda app: "連携 " + issue(1, "7001")[:-2] + "xx",  # altered
-    ],
-    ids=["garbage", "other-shop", "altered"],
-)
-def test_a_bad_link_token_links_nobody(app, client, session, shop, line_connected, text):
-    assert line_post(client, [text_event(USER, text(app))]).status_code == 200
-    assert session.scalar(select(LineLink)) is None
-
-
-def test_an_expired_link_token_links_nobody(client, session, shop, line_connected):
-    from app.integrations.line.tokens import redeem
-
-    token = issue(shop.id, "7001")
-    assert redeem(token) is not None
-    assert redeem(token, max_age=-1) is None
-
-
 def test_a_webhook_with_a_bad_signature_is_refused(client, session, shop, line_connected):
-    response = line_post(client, [text_event(USER, "連携 " + issue(shop.id, "7001"))], secret="wrong")
+    response = line_post(client, [text_event(USER, "連携")], secret="wrong")
     assert response.status_code == 401
     assert session.scalar(select(LineLink)) is None
 
@@ -243,7 +229,7 @@ def test_retries_give_up_after_the_limit(client, session, shop, line_connected, 
 
 
 def test_an_english_link_message_sets_english(client, session, shop, line_connected, line_api):
-    assert line_post(client, [text_event(USER, "LINK " + issue(shop.id, "7001"))]).status_code == 200
+    link(client, word="LINK")
     assert session.scalar(select(LineLink.language)) == "en"
     send_due(session)
     assert line_api.texts_to(USER) == [
@@ -251,12 +237,12 @@ def test_an_english_link_message_sets_english(client, session, shop, line_connec
     ]
 
 
-def test_relinking_moves_the_line_user_to_the_new_customer(client, session, shop, line_connected):
-    link(client, "7001")
-    link(client, "7002")
-    assert session.scalars(select(LineLink.shopify_customer_id)).all() == ["7002"]
-    assert member_for_customer(session, shop, "7001").line_linked is False
-    assert member_for_customer(session, shop, "7002").line_linked is True
+def test_a_customer_relinking_moves_to_their_new_line_account(client, session, shop, line_connected):
+    link(client, "7001", USER)
+    other = "U" + "e" * 32
+    link(client, "7001", other)
+    assert session.scalars(select(LineLink.line_user_id)).all() == [other]
+    assert member_for_customer(session, shop, "7001").line_linked is True
 
 
 def test_without_a_line_account_the_card_offers_no_link(client, session, shop):
@@ -267,14 +253,6 @@ def test_without_a_line_account_the_card_offers_no_link(client, session, shop):
 def test_the_line_link_needs_a_logged_in_customer(client, session, shop, line_connected):
     response = client.get(f"/proxy/line?{proxy_query(SHOP, None)}")
     assert response.status_code == 401 and "Location" not in response.headers
-
-
-def test_a_link_token_works_once(client, session, shop, line_connected):
-    token = issue(shop.id, "7001")
-    line_post(client, [text_event(USER, "連携 " + token)])
-    other = "U" + "f" * 32
-    line_post(client, [text_event(other, "連携 " + token)])  # e.g. a screenshot of the message, replayed
-    assert session.scalars(select(LineLink.line_user_id)).all() == [USER]
 
 
 def test_the_consoles_verify_request_is_answered(client, session, shop, line_connected):
