@@ -33,6 +33,12 @@ lock: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m scripts.demo
 
+## make pos-extension: the POS UI extension's offline checks (npm ci from its package-lock, tsc, node --test).
+## Not part of `make test`: npm ci needs the npm registry (or a warm cache). `shopify app build` is not run here.
+.PHONY: pos-extension
+pos-extension:
+	cd extensions/tsunagu-pos && npm ci --no-audit --no-fund && npx tsc --noEmit && node --test test/
+
 ## make test: the whole suite on SQLite, then on PostgreSQL (127.0.0.1:5432, database `test`), then the browser tests.
 test: $(STAMP) lint test-sqlite test-postgres test-e2e
 

@@ -14,17 +14,19 @@ from app.config import Settings, load_settings
 from app.customers import cli as customers_cli
 from app.errors import register_error_handlers
 from app.extensions import db, migrate
+from app.flow.views import bp as flow_bp
 from app.health import bp as health_bp
 from app.install import bp as install_bp
 from app.integrations import commands as integrations_cli
 from app.integrations.line.views import bp as line_bp
 from app.integrations.smaregi.views import bp as smaregi_bp
 from app.jobs import cli as jobs_cli
+from app.pos import bp as pos_bp
 from app.proxy import bp as proxy_bp
 from app.security import init_security
 from app.shopify import cli as token_cli
 from app.sync import cli as sync_cli
-from app.webhooks.views import bp as webhooks_bp
+from app.webhooks.views import install as install_webhooks
 
 
 def create_app(settings: Settings | None = None, overrides: dict[str, Any] | None = None) -> Flask:
@@ -69,17 +71,19 @@ def create_app(settings: Settings | None = None, overrides: dict[str, Any] | Non
     from app.observability import init_app as init_observability  # logs, request ids, /metrics, Sentry
 
     init_observability(app)
+    install_webhooks(app)  # POST /webhooks in plain WSGI, in front of Flask (app/webhooks/views.py)
     return app
 
 
 def _register_blueprints(app: Flask) -> None:
-    """Every route: webhooks, the store side, the app proxy, install/auth, the embedded admin, health."""
+    """Every Flask route: the store side, the app proxy, install/auth, the embedded admin, health."""
     for blueprint in (
         health_bp,
-        webhooks_bp,  # POST /webhooks
         smaregi_bp,  # POST /integrations/smaregi/webhooks
         line_bp,  # LINE webhooks
         proxy_bp,  # the app-proxy member card
+        flow_bp,  # POST /flow/actions/<handle>: Shopify Flow actions
+        pos_bp,  # /pos/api: the POS UI extension's calls (app/pos)
         install_bp,  # /auth, /auth/callback, /auth/patch-id-token
         admin_bp,  # GET / (embedded app home) and the dashboard pages
     ):

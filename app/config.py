@@ -85,6 +85,14 @@ class Settings:
     webhook_max_inflight: int = 4
     webhook_db_wait_seconds: float = 0.05
     webhook_shop_cache_seconds: float = 5.0
+    # Shopify Flow (app/flow): the "points expiring" trigger fires this many days before the expiry date.
+    flow_expiry_notice_days: int = 14
+    # The Smaregi app's own credentials (developers.smaregi.dev: one client id/secret per app reaches every
+    # merchant's contract) and the custom header value set on its webhooks; never shown in a page.
+    smaregi_client_id: str | None = None
+    smaregi_client_secret: str | None = None
+    smaregi_webhook_secret: str | None = None
+    smaregi_environment: str = "jp"  # jp (production) | dev (sandbox)
 
     @property
     def is_production(self) -> bool:
@@ -175,6 +183,11 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         webhook_max_inflight=count("WEBHOOK_MAX_INFLIGHT", "4"),
         webhook_db_wait_seconds=seconds("WEBHOOK_DB_WAIT_SECONDS", "0.05"),
         webhook_shop_cache_seconds=seconds("WEBHOOK_SHOP_CACHE_SECONDS", "5"),
+        flow_expiry_notice_days=count("FLOW_EXPIRY_NOTICE_DAYS", "14"),
+        smaregi_client_id=get("SMAREGI_CLIENT_ID"),
+        smaregi_client_secret=get("SMAREGI_CLIENT_SECRET"),
+        smaregi_webhook_secret=get("SMAREGI_WEBHOOK_SECRET"),
+        smaregi_environment=_choice("SMAREGI_ENVIRONMENT", get("SMAREGI_ENVIRONMENT") or "jp", ("jp", "dev")),
     )
 
 

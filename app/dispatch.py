@@ -21,6 +21,7 @@ from app.customers.events import apply_customer, apply_merge
 from app.customers.retention import purge_expired
 from app.dashboard.jobs import run_scheduled_reports
 from app.extensions import db
+from app.flow.jobs import run_flow_jobs
 from app.integrations.periodic import push_tick, run_store_jobs
 from app.integrations.smaregi.handlers import SMAREGI_HANDLERS
 from app.jobs.inbox import refuse
@@ -195,5 +196,6 @@ SCHEDULED_JOBS: tuple[Callable[[], object], ...] = (
     push_tick,  # what upkeep and rebuilds just changed reaches the Smaregi register in the same round
     run_scheduled_reports,  # month-end closes and the dashboard's home summaries
     run_scheduled_analytics,  # the analytics page's figures, when the data changed or staff asked
+    run_flow_jobs,  # Shopify Flow: members' rank/points/LINE events queued, then sent as Flow triggers
     purge_personal_data,
 )

@@ -2,13 +2,15 @@
 
     python -m bench.backfill_child --mode apply --customers-url U --orders-url U   (needs DATABASE_URL)
     python -m bench.backfill_child --mode parse --customers-url U --orders-url U
+    ... --profile out.prof   (apply under cProfile; `python -m pstats out.prof` to read it)
 Prints one JSON object: seconds per file, lines, and the process's peak RSS. A process of its own, so the
-RSS is the backfill's and nothing else's.
+RSS is the backfill's and nothing else's. Progress lines (lines, rate) go to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import resource
@@ -18,7 +20,12 @@ from pathlib import Path
 
 import httpx
 
-SLICE = 1000  # lines per consume() call when time-boxed (each call resumes where the last one stopped)
+SLICE = 5000  # lines per consume() call, as `flask backfill run` slices (each call resumes after the last)
+
+
+def rusage_rss_mb() -> float:
+    """getrusage's peak RSS of this process (kB on Linux); may include a big parent's peak, see below."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def peak_rss_mb() -> float:
@@ -56,7 +63,7 @@ def apply(shop_domain: str, urls: list[str], totals: list[int], budget: float) -
     from app.config import load_settings
     from app.extensions import db
     from app.models.shop import Shop
-    from app.models.shop_jobs import BackfillJob
+    from app.models.shop_jobs import BackfillJob, BackfillStatus
     from app.sync import backfill
 
     app = create_app(load_settings(dict(os.environ)))
@@ -74,9 +81,14 @@ def apply(shop_domain: str, urls: list[str], totals: list[int], budget: float) -
             session.commit()
             started = time.perf_counter()
             applied = 0
-            while job.status != backfill.DONE:
-                applied += backfill.consume(session, shop, job, http, max_lines=SLICE if budget else None)
-                if budget and time.perf_counter() - started > budget:
+            while job.status != BackfillStatus.DONE:
+                applied += backfill.consume(session, shop, job, http, max_lines=SLICE)
+                elapsed = time.perf_counter() - started
+                if applied % (SLICE * 50) < SLICE or job.status == BackfillStatus.DONE:
+                    print(
+                        f"  {kind}: {applied:,} of {total:,} in {elapsed:.0f} s", file=sys.stderr, flush=True
+                    )
+                if budget and elapsed > budget:
                     break
             out["lines"] += applied
             out["seconds"].append(time.perf_counter() - started)
@@ -103,13 +115,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers-total", type=int, default=0)
     parser.add_argument("--orders-total", type=int, default=0)
     parser.add_argument("--budget-seconds", type=float, default=0.0, help="per file; 0 = to the end")
+    parser.add_argument("--profile", default="", help="write a cProfile of the apply run here")
     args = parser.parse_args(argv)
     urls = [args.customers_url, args.orders_url]
     if args.mode == "parse":
         result = parse_only(urls)
     else:
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler:
+            profiler.enable()
         result = apply(args.shop, urls, [args.customers_total, args.orders_total], args.budget_seconds)
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
     result["max_rss_mb"] = peak_rss_mb()
+    result["ru_maxrss_mb"] = rusage_rss_mb()
     json.dump(result, sys.stdout)
     return 0
 

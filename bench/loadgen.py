@@ -9,6 +9,12 @@ before the clock starts: an httpx client costs about a millisecond of CPU per re
 
     python -m bench.loadgen --url URL --rate 200 --seconds 10 --requests-file reqs.jsonl > result.json
 Each line of the requests file: {"headers": {...}, "body_b64": "..."}; lines are used round-robin.
+`--unique-header X-Shopify-Webhook-Id` gives each request its own UUID in that header (an unsigned header:
+a few hundred signed bodies then make any number of distinct deliveries, without a file of gigabytes).
+
+Each request carries `X-Request-Start: t=<microseconds since the epoch>` of its scheduled send time, as a
+platform router stamps a request when it arrives (Heroku's router, nginx `t=${msec}`): the time a request
+then waits for a free connection counts as queueing in front of the server, where the app can see it.
 """
 
 from __future__ import annotations
@@ -19,14 +25,29 @@ import base64
 import json
 import sys
 import time
+import uuid
 from urllib.parse import urlsplit
 
 
-def serialise(host: str, path: str, headers: dict, body: bytes) -> bytes:
-    """One POST as bytes on the wire."""
+def serialise(
+    host: str, path: str, headers: dict, body: bytes, unique: str | None = None
+) -> tuple[bytes, bytes]:
+    """One POST as bytes on the wire: (head without its closing blank line, body)."""
+    skip = {"host", "content-length", (unique or "").lower()}
     lines = [f"POST {path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
-    lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in ("host", "content-length")]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+    lines += [f"{k}: {v}" for k, v in headers.items() if k.lower() not in skip]
+    return ("\r\n".join(lines) + "\r\n").encode(), body
+
+
+def stamped(wire: tuple[bytes, bytes], epoch: float, unique: bytes = b"") -> bytes:
+    """The request as sent: its head, `unique` (a header line or nothing), X-Request-Start, the body."""
+    head, body = wire
+    return head + unique + b"X-Request-Start: t=%d\r\n\r\n" % int(epoch * 1e6) + body
+
+
+def unique_line(header: str | None, prefix: str, i: int) -> bytes:
+    """`header: <UUID-shaped value unique to this run and request>` as a header line, or nothing."""
+    return b"" if header is None else f"{header}: {prefix}-{i:012x}\r\n".encode()
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
@@ -94,16 +115,24 @@ class Pool:
 
 
 async def run(
-    url: str, rate: float, seconds: float, requests: list[tuple[dict, bytes]], timeout: float
+    url: str,
+    rate: float,
+    seconds: float,
+    requests: list[tuple[dict, bytes]],
+    timeout: float,
+    unique: str | None = None,
+    connections: int = 256,
 ) -> dict:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    wire = [serialise(f"{host}:{port}", parts.path or "/", h, b) for h, b in requests]
+    wire = [serialise(f"{host}:{port}", parts.path or "/", h, b, unique) for h, b in requests]
+    prefix = str(uuid.uuid4())[:23]  # the first four groups of a UUID; the request number is the fifth
     total = int(rate * seconds)
     latencies: list[float] = []
     statuses: dict[str, int] = {}
-    pool = Pool(host, port, limit=256)
+    pool = Pool(host, port, limit=connections)
     start = time.perf_counter() + 0.2
+    epoch_offset = time.time() - time.perf_counter()
 
     async def one(i: int) -> None:
         scheduled = start + i / rate
@@ -111,11 +140,12 @@ async def run(
         if delay > 0:
             await asyncio.sleep(delay)
         conn = None
+        request = stamped(wire[i % len(wire)], scheduled + epoch_offset, unique_line(unique, prefix, i))
         try:
             async with asyncio.timeout(timeout):
                 conn, reused = await pool.get()
                 try:
-                    status, keep = await exchange(conn, wire[i % len(wire)])
+                    status, keep = await exchange(conn, request)
                 except (OSError, asyncio.IncompleteReadError):
                     if not reused:
                         raise
@@ -124,7 +154,7 @@ async def run(
                     await pool.put(conn, False)
                     conn = None
                     conn, _ = await pool.get(fresh=True)
-                    status, keep = await exchange(conn, wire[i % len(wire)])
+                    status, keep = await exchange(conn, request)
             key = str(status)
             await pool.put(conn, keep)
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
@@ -154,13 +184,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--requests-file", required=True)
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--unique-header", help="a header given a fresh UUID-shaped value per request")
+    parser.add_argument("--connections", type=int, default=256, help="open connections at most")
     args = parser.parse_args(argv)
     requests = []
     with open(args.requests_file) as fh:
         for line in fh:
             item = json.loads(line)
             requests.append((item["headers"], base64.b64decode(item["body_b64"])))
-    result = asyncio.run(run(args.url, args.rate, args.seconds, requests, args.timeout))
+    result = asyncio.run(
+        run(args.url, args.rate, args.seconds, requests, args.timeout, args.unique_header, args.connections)
+    )
     json.dump(result, sys.stdout)
     return 0
 

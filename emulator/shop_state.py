@@ -138,6 +138,7 @@ class ShopState:
     graphql_calls: int = 0
     throttled_count: int = 0
     mutation_log: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    flow_triggers: list[dict] = field(default_factory=list)  # accepted flowTriggerReceive (emulator/flow.py)
     _orders_by_customer: dict[int, list[int]] = field(default_factory=dict)
     _ids: dict[str, itertools.count] = field(default_factory=dict)
 

@@ -56,6 +56,12 @@ class SmaregiStandIn:
         self.clock: datetime | None = None  # fixed "now" for updDateTime; real time when None
         self._ids = itertools.count(1001)
         self._lock = threading.Lock()
+        # The login flow (authorisation code + OpenID Connect) of the app under test: its registered
+        # credentials and Redirect URI, the contract the merchant signs in to, codes and user tokens issued.
+        self.app_registration: tuple[str, str, str] | None = None
+        self.signed_in_contract: str | None = None
+        self.codes: dict[str, tuple[str, str]] = {}  # code -> (contract id, redirect_uri); single use
+        self.user_tokens: dict[str, str] = {}  # user access token -> contract id
 
     # --- setup and register actions ----------------------------------------------------------------------
     def now(self) -> datetime:
@@ -67,6 +73,32 @@ class SmaregiStandIn:
         contract = Contract(contract_id, client_id, client_secret)
         self.contracts[contract_id] = contract
         return contract
+
+    def register_app(self, client_id: str, client_secret: str, redirect_uri: str) -> None:
+        """The app as set up in the developer console: credentials and its Redirect URI."""
+        self.app_registration = (client_id, client_secret, redirect_uri)
+
+    def approve(self, authorize_url: str, contract_id: str) -> str:
+        """The merchant of `contract_id` signs in and allows the app: the URL Smaregi sends them back to.
+
+        https://developers.smaregi.dev/apidoc/common/ (ログイン): `response_type=code`, `client_id`, `scope`
+        (`openid` for the contract), `state` and a `redirect_uri` equal to the registered one; the answer is
+        `code` and the unchanged `state` on the Redirect URI. The sign-in page itself is not modelled.
+        """
+        query = dict(httpx.URL(authorize_url).params)
+        registration = self.app_registration
+        if (
+            registration is None
+            or query.get("response_type") != "code"
+            or query.get("client_id") != registration[0]
+            or query.get("redirect_uri") != registration[2]
+            or "openid" not in query.get("scope", "").split()
+            or contract_id not in self.contracts
+        ):
+            raise ValueError("authorisation request refused")
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = (contract_id, registration[2])
+        return str(httpx.URL(registration[2], params={"code": code, "state": query.get("state", "")}))
 
     def add_store(self, contract_id: str, store_id: str, name: str) -> None:
         self.contracts[contract_id].stores[store_id] = {"storeId": store_id, "storeName": name}
@@ -224,7 +256,9 @@ class SmaregiStandIn:
         request = Request(environ)
         host = request.host.split(":", 1)[0]
         with self._lock:
-            if host.startswith("id.smaregi."):
+            if host.startswith("id.smaregi.") and request.path.startswith(("/authorize", "/userinfo")):
+                response = self._login(request)
+            elif host.startswith("id.smaregi."):
                 response = self._token(request)
             elif host.startswith("api.smaregi."):
                 response = self._api(request)
@@ -262,6 +296,46 @@ class SmaregiStandIn:
             }
         )
 
+    def _login(self, request: Request) -> Response:
+        """The login flow's endpoints (https://developers.smaregi.dev/apidoc/common/, ログイン):
+        GET /authorize (the merchant in `signed_in_contract` allows at once: 302 to the Redirect URI),
+        POST /authorize/token (HTTP Basic with the app's credentials, `grant_type=authorization_code`, the
+        code once, the same `redirect_uri`), POST /userinfo (Bearer user token -> `sub` and `contract.id`)."""
+        if request.path == "/authorize" and request.method == "GET":
+            if self.signed_in_contract is None:
+                return _json({"error": "login_required"}, 401)
+            try:
+                location = self.approve(request.url, self.signed_in_contract)
+            except ValueError:
+                return _json({"error": "invalid_request"}, 400)
+            return Response(status=302, headers={"Location": location})
+        if request.path == "/authorize/token" and request.method == "POST":
+            registration = self.app_registration
+            expected = (
+                registration
+                and "Basic " + base64.b64encode(f"{registration[0]}:{registration[1]}".encode()).decode()
+            )
+            if not registration or request.headers.get("Authorization", "") != expected:
+                return _json({"error": "invalid_client"}, 401)
+            if request.form.get("grant_type") != "authorization_code":
+                return _json({"error": "unsupported_grant_type"}, 400)
+            issued = self.codes.pop(request.form.get("code", ""), None)
+            if issued is None or issued[1] != request.form.get("redirect_uri"):
+                return _json({"error": "invalid_grant"}, 400)
+            token = secrets.token_urlsafe(24)
+            self.user_tokens[token] = issued[0]
+            return _json(
+                {"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": "openid"}
+            )
+        if request.path == "/userinfo":
+            contract_id = self.user_tokens.get(
+                request.headers.get("Authorization", "").removeprefix("Bearer ")
+            )
+            if contract_id is None:
+                return _json({"error": "invalid_token"}, 401)
+            return _json({"sub": "1", "contract": {"id": contract_id, "user_id": "1", "is_owner": True}})
+        return _json({"error": "not_found"}, 404)
+
     def revoke_tokens(self) -> None:
         self.tokens.clear()
 
@@ -284,6 +358,11 @@ class SmaregiStandIn:
             return self._transactions(contract, request, rest)
         if resource == "customers":
             return self._customers(contract, request, rest)
+        if resource == "stores" and not rest and request.method == "GET":
+            # GET /pos/stores: the contract's stores, `limit`/`page` like every list endpoint
+            # (https://developers.smaregi.dev/platform-api-reference/apis/pos/operations/getstores).
+            limit, page = int(request.args.get("limit", 100)), int(request.args.get("page", 1))
+            return _json(list(contract.stores.values())[(page - 1) * limit : page * limit])
         if resource == "stores" and rest and request.method == "GET":
             store = contract.stores.get(rest[0])
             return _json(store) if store else _json({"title": "Not Found"}, 404)

@@ -39,6 +39,7 @@ from app.admin import (  # noqa: E402, F401
     reviews,
     rules,
     segments,
+    smaregi,
     sync_health,
     views,
 )

@@ -23,6 +23,7 @@ NAV = (
     ("admin.analytics_page", "nav.analytics"),
     ("admin.reports", "nav.reports"),
     ("admin.data_exports", "nav.data_exports"),
+    ("admin.smaregi_settings", "nav.smaregi"),
 )
 
 

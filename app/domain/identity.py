@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import barcode
 import phonenumbers
 import segno
+from barcode.charsets.code128 import START_CODES
+from barcode.codex import Code128
 from barcode.writer import SVGWriter
 
 # Damm's check digit: a totally anti-symmetric quasigroup of order 10. Unlike Luhn (misses 09<->90) or the
@@ -59,10 +60,24 @@ def clean_member_number(raw: str | None) -> str | None:
     return digits if damm_check_digit(digits) == "0" else None
 
 
+class _Code128(Code128):  # type: ignore[misc]  # python-barcode ships without type hints
+    """python-barcode's Code128 without its start-code shortcut for symbols that start in set C.
+
+    The shortcut folds "start B, CODE C (99)" into "start C"; it also fires when the symbol already starts in
+    set C and its first digit pair is 99, dropping those two digits (python-barcode 0.16: "990000000000"
+    encodes as "0000000000"). In set C, 99 is the digits "99" (ISO/IEC 15417 code set C, values 00-99).
+    """
+
+    def _try_to_optimize(self, encoded: list[int]) -> list[int]:
+        if encoded[0] == START_CODES["C"]:
+            return encoded
+        return list(super()._try_to_optimize(encoded))
+
+
 def member_barcode_svg(member_number: str) -> str:
     """The member number as a Code128 barcode (SVG), as POS scanners read it."""
     buffer = io.BytesIO()
-    barcode.get("code128", member_number, writer=SVGWriter()).write(buffer, options={"write_text": True})
+    _Code128(member_number, writer=SVGWriter()).write(buffer, options={"write_text": True})
     return buffer.getvalue().decode()
 
 

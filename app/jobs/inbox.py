@@ -7,12 +7,17 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, create_engine, func, or_, select, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from app import sqlite as sqlite_setup
 from app.models.inbox import InboxEvent, InboxStatus
+from app.models.shop import Shop
 from app.models.types import rows_affected, utcnow
 
 log = logging.getLogger(__name__)
@@ -54,7 +59,16 @@ class RetryPolicy:
 
 def record(session: Session, delivery: Delivery) -> bool:
     """INSERT the delivery unless (source, shop, delivery id) exists; True when a new row was written."""
-    values = {
+    # ON CONFLICT DO NOTHING: a duplicate costs no exception, no savepoint and no second row.
+    stmt = _insert_statement(session.get_bind().dialect.name)
+    # RETURNING, not rowcount: drivers report -1 for an INSERT that returns rows. Run on the session's
+    # connection as a Core statement: the ORM's bulk-insert machinery tripled the webhook request's CPU.
+    return session.connection().execute(stmt, _values(delivery)).scalar_one_or_none() is not None
+
+
+def _values(delivery: Delivery) -> dict[str, Any]:
+    now = utcnow()
+    return {
         "source": delivery.source,
         "shop_domain": delivery.shop_domain,
         "shop_id": delivery.shop_id,
@@ -67,16 +81,11 @@ def record(session: Session, delivery: Delivery) -> bool:
         "resource_id": delivery.resource_id,
         "customer_id": delivery.customer_id,
         "status": delivery.status,
-        "received_at": utcnow(),
-        "next_attempt_at": utcnow(),
+        "received_at": now,
+        "next_attempt_at": now,
         "attempts": 0,
-        "processed_at": utcnow() if delivery.status == InboxStatus.IGNORED else None,
+        "processed_at": now if delivery.status == InboxStatus.IGNORED else None,
     }
-    # ON CONFLICT DO NOTHING: a duplicate costs no exception, no savepoint and no second row.
-    stmt = _insert_statement(session.get_bind().dialect.name)
-    # RETURNING, not rowcount: drivers report -1 for an INSERT that returns rows. Run on the session's
-    # connection as a Core statement: the ORM's bulk-insert machinery tripled the webhook request's CPU.
-    return session.connection().execute(stmt, values).scalar_one_or_none() is not None
 
 
 @functools.cache
@@ -89,6 +98,114 @@ def _insert_statement(dialect: str):
         .on_conflict_do_nothing(index_elements=["source", "shop_domain", "delivery_id"])
         .returning(table.c.id)
     )
+
+
+_shops, _rows = Shop.__table__.c, InboxEvent.__table__.c
+SHOP_BY_DOMAIN = select(_shops.id, _shops.status).where(_shops.domain == bindparam("domain"))
+# The claim index (status, next_attempt_at) answers this by reading at most `offset + 1` index entries.
+PENDING_BEYOND = (
+    select(_rows.id).where(_rows.status == InboxStatus.PENDING).limit(1).offset(bindparam("offset"))
+)
+
+
+class InboxBusy(RuntimeError):
+    """No connection for the insert within the wait budget: the caller sheds the delivery (503)."""
+
+
+def shop_of(connection: Connection | Session, domain: str) -> tuple[int, str] | None:
+    """(id, status) of the shop with this domain, or None."""
+    row = connection.execute(SHOP_BY_DOMAIN, {"domain": domain}).one_or_none()
+    return (row.id, row.status) if row is not None else None
+
+
+def pending_beyond(connection: Connection, count: int) -> bool:
+    """Whether more than `count` rows are pending (reads at most count + 1 entries of the claim index)."""
+    return connection.execute(PENDING_BEYOND, {"offset": count}).first() is not None
+
+
+class InboxWriter:
+    """The webhook edge's durable insert: one round trip, on a small pool of its own, in autocommit.
+
+    The INSERT ... ON CONFLICT DO NOTHING is its own transaction (no BEGIN, no COMMIT), durable when it
+    returns. No pre-ping: a dead connection fails its statement, which runs once more on a fresh one (a
+    duplicate inserts nothing). The pool's size bounds the inserts in flight per process and its timeout is
+    the wait budget: past it the caller answers 503 (Shopify retries) instead of queueing past its 5 s.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        options: dict[str, Any],
+        *,
+        size: int,
+        wait_seconds: float,
+    ) -> None:
+        kept = {k: v for k, v in options.items() if k == "connect_args"}
+        self.engine = sqlite_setup.configure(
+            create_engine(
+                url,
+                pool_size=size,
+                max_overflow=0,
+                pool_timeout=wait_seconds,
+                pool_pre_ping=False,
+                # The option where app/sqlite.py looks too, so it never issues BEGIN IMMEDIATE here.
+                isolation_level="AUTOCOMMIT",
+                execution_options={"isolation_level": "AUTOCOMMIT"},
+                **kept,
+            )
+        )
+        # Compiled once to the driver's SQL, with each column's bind processor (SQLite keeps timestamps as
+        # text): the request then pays the driver's execute alone, not SQLAlchemy's per-statement work.
+        dialect = self.engine.dialect
+        columns = list(_values(Delivery(shop_domain="", topic="", delivery_id="", payload="")))
+        compiled = _insert_statement(dialect.name).compile(dialect=dialect, column_keys=columns)
+        self._sql = compiled.string
+        self._order = compiled.positiontup  # positional paramstyles (SQLite); None for named (psycopg)
+        table = InboxEvent.__table__
+        self._processors = {
+            name: proc
+            for name in compiled.binds
+            if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+
+    def connect(self) -> Connection:
+        return self._checkout(self.engine.connect)
+
+    @staticmethod
+    def _checkout(get):
+        try:
+            return get()
+        except sa_exc.TimeoutError as exc:
+            raise InboxBusy("no database connection within the wait budget") from exc
+
+    def write(self, delivery: Delivery) -> bool:
+        """INSERT unless a duplicate; True when a row was written. InboxBusy: no connection in time."""
+        values = _values(delivery)
+        for name, proc in self._processors.items():
+            values[name] = proc(values[name])
+        params = [values[name] for name in self._order] if self._order else values
+        for attempt in (1, 2):
+            raw = self._checkout(self.engine.raw_connection)
+            try:
+                cursor = raw.cursor()
+                cursor.execute(self._sql, params)
+                created = bool(cursor.fetchall())  # drained: SQLite commits a RETURNING statement when done
+                cursor.close()
+                return created
+            except self.engine.dialect.loaded_dbapi.Error as exc:
+                disconnected = self.engine.dialect.is_disconnect(exc, raw.dbapi_connection, None)
+                if disconnected:
+                    raw.invalidate(exc)  # a fresh connection next time (no pre-ping: checked on use)
+                if attempt == 2 or not disconnected:
+                    raise sa_exc.DBAPIError.instance(
+                        self._sql, None, exc, self.engine.dialect.loaded_dbapi.Error
+                    ) from exc
+            finally:
+                raw.close()
+        raise AssertionError("unreachable")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
 
 
 def _due(now: datetime):

@@ -1,4 +1,4 @@
-"""Store-side integrations: Smaregi connection, stores, transaction log; LINE links and message outbox."""
+"""Integrations: Smaregi, LINE links and message outbox; Shopify Flow outbox, watch marks, action runs."""
 
 from __future__ import annotations
 
@@ -44,6 +44,9 @@ class SmaregiConnection(Model):
     push_enabled: Mapped[bool] = mapped_column(Boolean, default=True)  # rank/points back to the register
     # Members who buy online but are not yet in Smaregi are created there (customer code = member number).
     export_members: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the merchant chose on the settings page: receipts credited, points spent at the register honoured.
+    import_sales: Mapped[bool] = mapped_column(Boolean, default=True)
+    register_points: Mapped[bool] = mapped_column(Boolean, default=True)
     # Smaregi ranks are the merchant's own rank codes: our tier handle -> their code ({"silver": "2"}).
     rank_codes: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # Reconciliation watermark: transactions updated up to here have been pulled.
@@ -51,6 +54,24 @@ class SmaregiConnection(Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SmaregiAuthState(Model):
+    """The `state` of one Smaregi authorisation: issued to one shop, good once, briefly.
+
+    Only its SHA-256 is kept, so a database read alone cannot finish somebody else's authorisation
+    (https://developers.smaregi.dev/apidoc/common/ : the login flow returns `state` unchanged).
+    """
+
+    __tablename__ = "smaregi_auth_states"
+    __table_args__ = (Index("ix_smaregi_auth_states_expires", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(_BIGINT, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StoreStatus(StrEnum):
@@ -253,3 +274,64 @@ class LineTaggedCustomer(Model):
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     shopify_customer_id: Mapped[str] = mapped_column(String(32))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FlowTriggerStatus(StrEnum):
+    """FlowTrigger.status: pending -> sent | failed (refused by Shopify, or retries used up)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class FlowTrigger(Model):
+    """The Shopify Flow outbox: one trigger per event (dedupe key), sent by flowTriggerReceive, retried."""
+
+    __tablename__ = "flow_triggers"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "dedupe_key"),
+        Index("ix_flow_triggers_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIGINT, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    handle: Mapped[str] = mapped_column(String(32))  # the trigger extension's handle
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dedupe_key: Mapped[str] = mapped_column(String(128))  # the event: a second detection adds nothing
+    status: Mapped[str] = mapped_column(String(16), default=FlowTriggerStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FlowMemberMark(Model):
+    """What the Flow watcher last saw of a member: a change since then is an event to send."""
+
+    __tablename__ = "flow_member_marks"
+    __table_args__ = (Index("ix_flow_member_marks_shop_version", "shop_id", "seen_version"),)
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    seen_version: Mapped[int] = mapped_column(Integer, default=0)  # the member's sync_version compared last
+    rank: Mapped[str] = mapped_column(String(32))
+    line_linked: Mapped[bool] = mapped_column(Boolean, default=False)
+    purchase_seen_id: Mapped[int] = mapped_column(_BIGINT, default=0)  # purchases above this id are new
+    # Points expiring up to this instant were announced (one notice per expiry date).
+    expiry_noticed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FlowActionRun(Model):
+    """A Flow action run applied once: a redelivery with the same action_run_id changes nothing."""
+
+    __tablename__ = "flow_action_runs"
+    __table_args__ = (UniqueConstraint("shop_id", "action_run_id"),)
+
+    id: Mapped[int] = mapped_column(_BIGINT, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    action_run_id: Mapped[str] = mapped_column(String(128))
+    handle: Mapped[str] = mapped_column(String(32))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -105,21 +105,27 @@ def _exception(exc_info) -> dict[str, Any]:
 
 def fields_of(record: logging.LogRecord) -> dict[str, Any]:
     """The line's fields, in order: timestamp, level, logger, message, request_id, context, extras."""
+    # `pii_free`: the caller built the line only from values that matched strict patterns (the webhook
+    # edge's per-delivery line: topic, shop domain, UUID), so the redaction pass would find nothing.
+    checked = getattr(record, "pii_free", False) is True
+    message = record.getMessage()
     entry: dict[str, Any] = {
         "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")[:-6]
         + "Z",
         "level": record.levelname,
         "logger": record.name,
-        "message": redact(record.getMessage()),
+        "message": message if checked else redact(message),
     }
     request_id = getattr(record, "request_id", None) or current_request_id()
     if request_id:
         entry["request_id"] = request_id
-    context = {**(_CONTEXT.get() or {}), **_lifted(record)}
+    context = _CONTEXT.get() or {}
+    if not checked:
+        context = {**context, **_lifted(record)}
     for key in CONTEXT_FIELDS:
         value = getattr(record, key, None) or context.get(key)
         if value is not None and value != "-":
-            entry[key] = redact(str(value))[:255]
+            entry[key] = (str(value) if checked else redact(str(value)))[:255]
     for key in EXTRA_BLOCKS:
         block = getattr(record, key, None)
         if isinstance(block, dict):

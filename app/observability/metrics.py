@@ -239,11 +239,18 @@ def _processes(session: Session, now) -> Iterator[Metric]:
         "Inbox rows each worker process has processed since it started (from its heartbeat)",
         labels=["holder"],
     )
+    shed = CounterMetricFamily(
+        "tsunagu_webhooks_shed",
+        "Webhook deliveries each web process answered 503 under overload since it started (Shopify retries)",
+        labels=["holder"],
+    )
     for beat in heartbeats.recent(session):
         age.add_metric([beat.kind, beat.holder], beat.age(now))
         if beat.kind == "worker":
             processed.add_metric([beat.holder], beat.processed)
-    yield from (age, processed)
+        elif beat.kind == "web":  # app/webhooks/edge.py: the web process's row counts its shed deliveries
+            shed.add_metric([beat.holder], beat.processed)
+    yield from (age, processed, shed)
 
 
 @bp.get("/metrics")

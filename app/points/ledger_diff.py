@@ -184,7 +184,10 @@ class Diff:
             session.execute(update(PointLot), self.changed_lots)
         postings = [self._posting(txn_id, leg) for txn_id, legs in self.changed_legs.items() for leg in legs]
         if self.new_txns:
-            stmt = insert(LedgerTransaction).returning(LedgerTransaction.id, sort_by_parameter_order=True)
+            # Core inserts on the tables: one multi-row statement per batch (the ORM's bulk path splits rows
+            # by which values are None, and postings alternate member and shop legs).
+            table = LedgerTransaction.__table__
+            stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
             ids = session.scalars(stmt, self.new_txns).all()
             postings += [
                 self._posting(txn_id, leg)
@@ -192,9 +195,9 @@ class Diff:
                 for leg in legs
             ]
         if postings:
-            session.execute(insert(LedgerPosting), postings)
+            session.execute(insert(LedgerPosting.__table__), postings)
         if self.new_lots:
-            session.execute(insert(PointLot), self.new_lots)
+            session.execute(insert(PointLot.__table__), self.new_lots)
 
     def _posting(self, txn_id: int, leg: tuple[str, int | None, int]) -> dict[str, Any]:
         account, member_id, points = leg

@@ -1,11 +1,18 @@
-"""Install backfill: bulk-export customers and orders, stream the JSONL through the webhook path, resumably.
+"""Install backfill: bulk-export customers and orders, stream the JSONL into members and points, resumably.
 
 https://shopify.dev/docs/api/usage/bulk-operations/queries: `bulkOperationRunQuery` starts an export, Shopify
 announces the end with `bulk_operations/finish` (recorded on the job by app/sync/bulk_finished.py) and we also
 poll `bulkOperation(id)` in case that webhook is late. The result file is streamed line by line, never held
-whole. Each chunk of lines is applied and `lines_consumed` advanced in the same transaction, so a restart
-resumes after the last committed chunk; the purchase services are idempotent by order and `updated_at`, so
-webhooks for the same orders arriving meanwhile credit nothing twice.
+whole. Each chunk of lines is applied set-based (app/points/ingest.py, app/customers/ingest.py: the same
+result as the webhook path, in a few statements per chunk and one replay per member) and `lines_consumed`
+advanced in the same transaction, so a restart resumes after the last committed chunk; ingest is idempotent
+by order and `updated_at`, so webhooks for the same orders arriving meanwhile credit nothing twice. A chunk
+that fails as a whole is applied again row by row, so one bad row is skipped and counted, not fatal.
+
+Order chunks store purchases and refunds and mark their members' replay as owed (`next_due_at`, which the
+daily upkeep also honours) instead of replaying each member once per chunk it appears in: the orders of a
+member are spread over the whole export. When the file is applied, the marked members are replayed once,
+in committed batches (`replay_from` in the job's detail is the resume point); only then is the job done.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,10 +33,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.customers.events import apply_customer
+from app.customers.ingest import ingest_customers
 from app.domain.events import CustomerEvent, PurchaseEvent
 from app.models.shop import Shop
 from app.models.shop_jobs import BACKFILL_OPEN, BackfillJob, BackfillStatus
 from app.models.types import utcnow
+from app.points.ingest import ingest_orders, owed_members, replay_members
+from app.points.ingest_rows import refresh_statistics
 from app.points.purchases import apply_purchase
 from app.shopify.crypto import TokenDecryptError, cipher_for
 from app.shopify.errors import ShopifyUnavailable, ShopifyUserErrors
@@ -42,6 +52,7 @@ log = logging.getLogger(__name__)
 
 KINDS = ("customers", "orders")  # customers first: members exist before their orders credit them
 CHUNK = 500  # lines applied per transaction
+REPLAY_BATCH = 2_000  # members replayed per transaction once the orders are stored
 ENCRYPTED = "enc1:"  # prefix of an encrypted result URL in BackfillJob.result_url
 
 
@@ -177,6 +188,7 @@ def consume(
             resumed = response.status_code == 206
             first = job.lines_consumed + 1 if resumed else 1
             lines = _lines(response, first, offset if resumed else 0)
+        chunk: list[Any] = []
         for number, raw, end in lines:
             if number <= job.lines_consumed:
                 continue  # applied before a restart (the server sent the whole file)
@@ -193,17 +205,57 @@ def consume(
                 errors += 1
                 log.warning("backfill %s line %s skipped: %s", job.id, number, exc)
             else:
-                _apply(session, shop, job.kind, event, now())
+                chunk.append(event)
             applied += 1
             if applied % CHUNK == 0:
+                errors += _apply(session, shop, job.id, job.kind, chunk, now())
+                chunk = []
                 _checkpoint(session, job, last, offset, roots, errors, started, start_lines, clock)
+                _analyze_when_grown(session, job, "analyzed_lines", last)
                 roots = 0
         else:
             finished = True
+    errors += _apply(session, shop, job.id, job.kind, chunk, now())
+    _checkpoint(session, job, last, offset, roots, errors, started, start_lines, clock)
+    if finished and job.kind == "orders":
+        finished = _replay_owed(session, shop, job, deadline, clock, now())
     if finished:
         job.status, job.finished_at = BackfillStatus.DONE, now()
-    _checkpoint(session, job, last, offset, roots, errors, started, start_lines, clock)
+        job.detail = {**(job.detail or {}), "eta_s": 0}
+        session.commit()
     return applied
+
+
+def _replay_owed(
+    session: Session,
+    shop: Shop,
+    job: BackfillJob,
+    deadline: float | None,
+    clock: Callable[[], float],
+    at: datetime,
+) -> bool:
+    """Replay the members the order chunks left owed, in committed batches; False if the slice ran out."""
+    while deadline is None or clock() < deadline:
+        detail = job.detail or {}
+        ids = owed_members(session, shop, int(detail.get("replay_from", 0)), at, REPLAY_BATCH)
+        if not ids:
+            return True
+        replay_members(session, shop, set(ids), at)
+        replayed = int(detail.get("replayed", 0)) + len(ids)
+        job.detail = {**detail, "replay_from": ids[-1], "replayed": replayed}
+        session.commit()
+        _analyze_when_grown(session, job, "analyzed_members", replayed)
+    return False
+
+
+def _analyze_when_grown(session: Session, job: BackfillJob, key: str, position: int) -> None:
+    """Fresh statistics each time the position doubled: a handful of ANALYZE runs per install."""
+    if position < 2 * int((job.detail or {}).get(key, CHUNK // 2)):
+        return
+    if not refresh_statistics(session):
+        log.warning("backfill %s could not refresh table statistics", job.id)
+    job.detail = {**(job.detail or {}), key: position}
+    session.commit()
 
 
 @contextlib.contextmanager
@@ -246,11 +298,33 @@ def _event(kind: str, row: dict[str, Any], shop_domain: str) -> PurchaseEvent | 
     return order_event(row, shop_domain) if kind == "orders" else customer_event(row, shop_domain)
 
 
-def _apply(session: Session, shop: Shop, kind: str, event: Any, now: datetime) -> None:
-    if kind == "orders":
-        apply_purchase(session, shop, event, now=now)
-    else:
-        apply_customer(session, shop, event, now=now)
+def _apply(session: Session, shop: Shop, job_id: int, kind: str, events: Sequence[Any], now: datetime) -> int:
+    """Apply a chunk's events set-based; if that fails, row by row. Returns the rows that failed."""
+    if not events:
+        return 0
+    try:
+        with session.begin_nested():
+            if kind == "orders":
+                ingest_orders(session, shop, events, now, replay=False)
+            else:
+                ingest_customers(session, shop, events, now)
+        return 0
+    except Exception as exc:
+        log.warning("backfill %s chunk failed (%s): applying its rows one by one", job_id, type(exc).__name__)
+    failed = 0
+    for event in events:
+        try:
+            with session.begin_nested():
+                if kind == "orders":
+                    apply_purchase(session, shop, event, now=now)
+                else:
+                    apply_customer(session, shop, event, now=now)
+        except Exception as exc:  # one row must not stop the backfill; counted with the unusable rows
+            failed += 1
+            log.warning(
+                "backfill %s row %s skipped: %s", job_id, getattr(event, "source_id", "?"), type(exc).__name__
+            )
+    return failed
 
 
 def _checkpoint(
@@ -315,4 +389,5 @@ def progress(job: BackfillJob) -> dict[str, Any]:
         "rate_per_s": detail.get("rate_per_s"),
         "eta_s": detail.get("eta_s"),
         "errors": detail.get("errors", 0),
+        "replayed": detail.get("replayed", 0),  # members replayed once the orders are stored
     }

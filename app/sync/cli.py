@@ -185,11 +185,28 @@ def backfill_run(domain: str, poll: float) -> None:
                 db.session, shop, AdminClient(shop, session=db.session), pacer, http, max_lines=5_000
             )
             for job in jobs:
-                click.echo(backfill_service.progress(job))
+                click.echo(progress_line(backfill_service.progress(job)), err=True)
             if not jobs:
                 break
             if all(j.status == BackfillStatus.RUNNING for j in jobs):
                 time.sleep(poll)
+
+
+def progress_line(p: dict) -> str:
+    """One progress line for people: N of M, rate, ETA (and the members replayed once the orders are in)."""
+    done, total = p.get("done") or 0, p.get("total") or 0
+    share = f" ({100 * done / total:.1f}%)" if total else ""
+    line = f"{p['kind']}: {p['status']} {done:,} of {total:,}{share}"
+    if p.get("rate_per_s"):
+        line += f", {p['rate_per_s']:,.0f} lines/s"
+    if p.get("eta_s"):
+        minutes, seconds = divmod(int(p["eta_s"]), 60)
+        line += f", ETA {minutes}m{seconds:02d}s"
+    if p.get("replayed"):
+        line += f", {p['replayed']:,} members replayed"
+    if p.get("errors"):
+        line += f", {p['errors']:,} rows skipped"
+    return line
 
 
 @backfill.command("status")

@@ -12,6 +12,7 @@ from typing import Any
 
 from graphql import DocumentNode, ExecutionResult, GraphQLError, GraphQLResolveInfo, execute
 
+from emulator import flow
 from emulator.resolvers import app, bulk, customers, discounts, metafields, nodes, orders, segments, shop
 from emulator.resolvers.common import RequestContext, access_denied, not_emulated
 from emulator.schema import field_requirements, load_schema
@@ -56,6 +57,7 @@ MUTATION_RESOLVERS: dict[str, Resolver] = {
     "bulkOperationRunQuery": bulk.resolve_bulk_run_query,
     "bulkOperationCancel": bulk.resolve_bulk_cancel,
     "appUninstall": app.resolve_app_uninstall,
+    "flowTriggerReceive": flow.resolve_flow_trigger_receive,
 }
 
 

@@ -32,7 +32,7 @@ def reconcile_shop(
     repeats the step (the ingest is idempotent) rather than skipping it.
     """
     connection = session.get(SmaregiConnection, shop.id)
-    if connection is None:
+    if connection is None or not connection.import_sales:  # the merchant chose not to import sales
         return 0
     if client is None:
         with SmaregiClient(connection) as own:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.integrations.smaregi.mapping import TransactionFacts
 from app.members.records import lock_member, touch
-from app.models.integrations import SmaregiTransaction
+from app.models.integrations import SmaregiConnection, SmaregiTransaction
 from app.models.member import Member
 from app.models.shop import Shop
 from app.models.types import utcnow
@@ -33,8 +33,12 @@ SOURCE = "smaregi"
 def apply_register_points(
     session: Session, shop: Shop, facts: TransactionFacts, member: Member | None
 ) -> str | None:
-    """Post the spend or the give-back this receipt carries; returns a note for staff when it could not."""
-    if member is None:
+    """Post the spend or the give-back this receipt carries; returns a note for staff when it could not.
+
+    Nothing when the merchant turned off points at the register on the settings page.
+    """
+    connection = session.get(SmaregiConnection, shop.id)
+    if member is None or connection is None or not connection.register_points:
         return None
     if facts.kind == "sale" and facts.spend_points > 0:
         return _spend(session, shop, member, facts)

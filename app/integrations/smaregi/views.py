@@ -1,4 +1,6 @@
-"""POST /integrations/smaregi/webhooks: verify the shared secret, record into the inbox, answer 200.
+"""Smaregi's HTTP surface: the webhook receiver, the authorisation callback and the settings page.
+
+POST /integrations/smaregi/webhooks: verify the shared secret, record into the inbox, answer 200.
 
 Like the Shopify path: no Smaregi API call and no domain work in the request; the worker fetches the records.
 Smaregi webhooks carry ids only (`transactionHeadIds` / `customerIds`), the contract in `Smaregi-Contract-Id`,
@@ -17,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.integrations.smaregi.connection import by_contract, webhook_secret_ok
+from app.integrations.smaregi.settings_page import callback
 from app.jobs import inbox
 from app.models.inbox import InboxStatus
 from app.models.shop import Shop
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("smaregi", __name__, url_prefix="/integrations/smaregi")
 
 SECRET_HEADER = "X-Tsunagu-Webhook-Secret"  # noqa: S105 - a header name, not a secret
+bp.add_url_rule("/oauth/callback", "oauth_callback", callback)
 EVENTS = {"pos:transactions": "transactionHeadIds", "pos:customers": "customerIds"}
 
 
@@ -62,7 +66,10 @@ def webhook():
         event_id=delivery_id[:128],
         payload=raw.decode("utf-8", errors="replace"),
         resource_id=str(ids[0])[:64] if isinstance(ids, list) and len(ids) == 1 else None,
-        status=InboxStatus.PENDING if event in EVENTS else InboxStatus.IGNORED,
+        # Sales import switched off on the settings page: kept for the record, never credited.
+        status=InboxStatus.PENDING
+        if event in EVENTS and (event != "pos:transactions" or connection.import_sales)
+        else InboxStatus.IGNORED,
     )
     try:
         inbox.record(db.session, delivery)

@@ -1,6 +1,7 @@
 """Every route: shop A's session cannot read or change shop B's data (parametrized over app.url_map).
 
-A route either carries `embedded_page`/`session_fetch` (the verified shop becomes g.shop) or is listed in
+A route either carries `embedded_page`/`session_fetch` or, under /pos/api, `pos_session` (the POS UI
+extension's session token; app/pos/auth.py) — the verified shop becomes g.shop — or is listed in
 PUBLIC with the reason it is safe without an admin session. Routes added later are covered automatically:
 an unlisted route without a decorator fails `test_every_route_is_verified_or_explicitly_public`.
 """
@@ -35,14 +36,16 @@ PUBLIC = {
     "install.patch_id_token": "App Bridge bootstrap page; no shop data",
     "webhooks.receive": "Shopify webhooks: HMAC of the raw body (app/webhooks)",
     "smaregi.webhook": "Smaregi webhooks: verified per contract, then refetched by id (app/integrations)",
+    "smaregi.oauth_callback": "Smaregi authorisation return: signed single-use state names the shop first",
     "line.webhook": "LINE webhooks: channel signature (app/integrations/line)",
+    "flow.action": "Shopify Flow actions: HMAC of the raw body with the app secret (app/flow)",
     "proxy.card": "app proxy: Shopify's query signature and the logged-in customer (app/proxy)",
     "proxy.link_card": "app proxy: signature + logged-in customer (app/proxy)",
     "proxy.line_link": "app proxy: signature + logged-in customer (app/proxy)",
     "proxy.points_page": "app proxy: signature + logged-in customer (app/proxy)",
     "proxy.purchases_page": "app proxy: signature + logged-in customer (app/proxy)",
     "proxy.redeem_page": "app proxy: signature + logged-in customer (app/proxy)",
-    "proxy.redeem_submit": "app proxy: signature + logged-in customer + signed confirmation token (app/proxy)",
+    "proxy.redeem_submit": "app proxy: signature + logged-in customer + signed confirmation (app/proxy)",
 }
 # Public routes that may answer 2xx/3xx to an unsigned request because they expose nothing.
 OPEN_WITHOUT_SIGNATURE = {
@@ -75,6 +78,14 @@ def test_every_route_is_verified_or_explicitly_public():
         {p.values[0].endpoint for p in ROUTES if p.values[2] is None and p.values[0].endpoint not in PUBLIC}
     )
     assert unguarded == [], "add embedded_page/session_fetch, or list the route in PUBLIC with why"
+
+
+def test_pos_extension_routes_take_pos_session_tokens_only():
+    """/pos/api is called by the POS extension with its session token, never public, never an admin page."""
+    pos = {p.values[0].endpoint: p.values[2] for p in ROUTES if p.values[0].rule.startswith("/pos/api/")}
+    assert pos, "the POS extension's endpoints are registered"
+    assert set(pos.values()) == {"pos_session"}
+    assert all(not endpoint.startswith("pos.") for endpoint in PUBLIC)
 
 
 @pytest.fixture

@@ -19,7 +19,17 @@ def test_every_pattern_is_eleven_modules_and_unique():
     assert all(sum(map(int, p)) == 11 and len(p) == 6 for p in PATTERNS)
 
 
-@pytest.mark.parametrize("number", ["000000000000", "123456789012", new_member_number(), new_member_number()])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "000000000000",
+        "123456789012",
+        "990000000000",
+        "992839514906",
+        new_member_number(),
+        new_member_number(),
+    ],
+)
 def test_member_numbers_round_trip(number):
     assert decode_code128_svg(member_barcode_svg(number)) == number
 
