@@ -22,6 +22,7 @@ BENCHMARKS = {
     "B4": "bench.backfill_throughput",
     "B5": "bench.dashboard_home",  # the dashboard engineer's module (issue 7)
     "B6": "bench.analytics_page",
+    "Burst": "bench.burst_drain",
 }
 
 

@@ -9,16 +9,17 @@ import pytest
 
 from tests.integration.pos.conftest import PHONE, SHOP_A, SHOP_B, funded, installed_shop
 
+# Times are taken when the test runs, not when the module is collected (a long suite would age them).
 BAD = {
-    "forged signature": {"key": "not-the-app-secret-but-long-enough-to-sign"},
-    "wrong aud": {"aud": "another-apps-client-id"},
-    "expired": {"issued_at": time.time() - 120},
-    "not yet valid": {"nbf": int(time.time()) + 60},
-    "iss names another shop": {"iss": f"https://{SHOP_B}/admin"},
-    "dest not a shop": {"dest": "https://evil.example.com", "iss": "https://evil.example.com/admin"},
-    "no exp": {"omit": ("exp",)},
-    "alg none": {"algorithm": "none", "key": ""},
-    "lives a year": {"lifetime": 365 * 24 * 3600},
+    "forged signature": lambda: {"key": "not-the-app-secret-but-long-enough-to-sign"},
+    "wrong aud": lambda: {"aud": "another-apps-client-id"},
+    "expired": lambda: {"issued_at": time.time() - 120},
+    "not yet valid": lambda: {"nbf": int(time.time()) + 60},
+    "iss names another shop": lambda: {"iss": f"https://{SHOP_B}/admin"},
+    "dest not a shop": lambda: {"dest": "https://evil.example.com", "iss": "https://evil.example.com/admin"},
+    "no exp": lambda: {"omit": ("exp",)},
+    "alg none": lambda: {"algorithm": "none", "key": ""},
+    "lives a year": lambda: {"lifetime": 365 * 24 * 3600},
 }
 
 
@@ -27,7 +28,7 @@ def test_bad_tokens_are_refused(pos, session, case, caplog):
     shop = installed_shop(session, pos)
     who = funded(session, shop, 100)
     with caplog.at_level(logging.INFO, logger="app.pos.auth"):
-        response = pos.post("/members/lookup", {"member_number": who.member_number}, **BAD[case])
+        response = pos.post("/members/lookup", {"member_number": who.member_number}, **BAD[case]())
     assert response.status_code == 401
     assert response.get_json()["error"] == "unauthorized"
     assert who.member_number not in response.get_data(as_text=True)

@@ -19,6 +19,7 @@ from app.models.shop import ShopLocation
 from app.points.ingest import ingest_orders
 from app.points.purchases import apply_purchase, apply_refund
 from tests.integration.services.factories import at, order, refund
+from tests.integration.services.ledger_checks import assert_ledger_invariants
 
 NOW = at(45)
 CUSTOMERS = ["c1", "c2", "c3", "c9", None]  # c1 is stored, c3 merged into c2, c9 redacted, None a walk-in
@@ -156,6 +157,7 @@ def compare(session, shop, events) -> dict[str, object]:
     first.rollback()
     second = session.begin_nested()
     touched = ingest_orders(session, shop, events, now=NOW)
+    assert_ledger_invariants(session, shop)  # after every import: books, balances, lots, reversals
     got = state(session)
     names = _labels(session)
     second.rollback()

@@ -26,7 +26,7 @@ from tests.integration.worker.processes import (
     wait_until_started,
 )
 
-EVENTS = 2000
+EVENTS = 3000  # enough work that a fast worker is still killed at least five times
 LEASE_SECONDS = 2.0
 
 
@@ -65,7 +65,7 @@ def test_kill_9_at_random_points_loses_nothing_and_credits_nothing_twice(
             # Start-up (importing the app) takes seconds on a busy machine: kill only a worker that is in its
             # loop, at a random moment of it.
             wait_until_started(logs[victim], timeout=120)
-            time.sleep(rng.uniform(1.0, 6.0))
+            time.sleep(rng.uniform(0.5, 3.0))
             workers[victim].send_signal(signal.SIGKILL)
             workers[victim].wait()
             kills += 1
