@@ -157,12 +157,12 @@ def _boundary(session: Session, shop: Shop, member: Member) -> Key:
     return max(install, (opening[0], opening[1] * SEQ_STRIDE + LEDGER + 1))
 
 
-def _below(at: Any, seq: Any, key: Key) -> ColumnElement[bool]:
+def below(at: Any, seq: Any, key: Key) -> ColumnElement[bool]:
     """(at, seq) < key, written so that the `at <= ...` half uses the (member, time) indexes."""
     return and_(at <= key[0], or_(at < key[0], seq < key[1]))
 
 
-def _above(at: Any, seq: Any, key: Key) -> ColumnElement[bool]:
+def above(at: Any, seq: Any, key: Key) -> ColumnElement[bool]:
     """(at, seq) > key."""
     return and_(at >= key[0], or_(at > key[0], seq > key[1]))
 
@@ -172,11 +172,11 @@ def _window(
 ) -> Select[*tuple[Any, ...]]:
     """One table's slice: its period, the cursor, and its own order (so it reads its index)."""
     at, seq = stmt.selected_columns.at, stmt.selected_columns.seq
-    stmt = stmt.where(_below(at, seq, boundary) if period == IMPORTED else ~_below(at, seq, boundary))
+    stmt = stmt.where(below(at, seq, boundary) if period == IMPORTED else ~below(at, seq, boundary))
     if before is not None:
-        stmt = stmt.where(_below(at, seq, before))
+        stmt = stmt.where(below(at, seq, before))
     if after is not None:
-        return stmt.where(_above(at, seq, after)).order_by(at.asc(), seq.asc())
+        return stmt.where(above(at, seq, after)).order_by(at.asc(), seq.asc())
     return stmt.order_by(at.desc(), seq.desc())
 
 
@@ -315,12 +315,12 @@ def _totals(
         .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
         .where(LedgerPosting.member_id == member.id, LedgerPosting.account.in_(MEMBER_ACCOUNTS))
         .where(LedgerTransaction.shop_id == shop.id)
-        .where(_below(LedgerTransaction.effective_at, tx_seq, boundary))
+        .where(below(LedgerTransaction.effective_at, tx_seq, boundary))
         .subquery()
     )
     counted = and_(
         Purchase.member_id == member.id,
-        _below(Purchase.processed_at, Purchase.id * SEQ_STRIDE + PURCHASE, boundary),
+        below(Purchase.processed_at, Purchase.id * SEQ_STRIDE + PURCHASE, boundary),
     )
     purchases = (
         select(
@@ -340,7 +340,7 @@ def _totals(
         .join(Purchase, Purchase.id == PurchaseRefund.purchase_id)
         .where(Purchase.member_id == member.id)
         .where(Purchase.cancelled.is_(False))
-        .where(_below(PurchaseRefund.processed_at, PurchaseRefund.id * SEQ_STRIDE + REFUND, boundary))
+        .where(below(PurchaseRefund.processed_at, PurchaseRefund.id * SEQ_STRIDE + REFUND, boundary))
         .subquery()
     )
     balance_expr: Any = literal(None)
@@ -350,7 +350,7 @@ def _totals(
             .join(LedgerTransaction, LedgerTransaction.id == LedgerPosting.transaction_id)
             .where(LedgerPosting.member_id == member.id, LedgerPosting.account == "available")
             .where(LedgerTransaction.shop_id == shop.id)
-            .where(~_above(LedgerTransaction.effective_at, shown_seq, top))
+            .where(~above(LedgerTransaction.effective_at, shown_seq, top))
             .scalar_subquery()
         )
     row = session.execute(

@@ -13,10 +13,10 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from app.dashboard.timeline import Key, decode_cursor, encode_cursor
+from app.dashboard.timeline import above, below, decode_cursor, encode_cursor
 from app.i18n import format_date
 from app.models.ledger import LedgerPosting, LedgerTransaction
 from app.models.member import Member
@@ -103,16 +103,6 @@ def schedules(
     return _by_day(maturing, tz, lang, None), _by_day(expiring, tz, lang, available)
 
 
-def _before(key: Key) -> ColumnElement[bool]:
-    at, tid = LedgerTransaction.effective_at, LedgerTransaction.id
-    return and_(at <= key[0], or_(at < key[0], tid < key[1]))
-
-
-def _after(key: Key) -> ColumnElement[bool]:
-    at, tid = LedgerTransaction.effective_at, LedgerTransaction.id
-    return and_(at >= key[0], or_(at > key[0], tid > key[1]))
-
-
 def history(
     session: Session,
     member: Member,
@@ -137,10 +127,12 @@ def history(
     )
     older_key, newer_key = decode_cursor(before), decode_cursor(after)
     if newer_key is not None:
-        stmt = stmt.where(_after(newer_key)).order_by(tx.effective_at.asc(), tx.id.asc())
+        stmt = stmt.where(above(tx.effective_at, tx.id, newer_key)).order_by(
+            tx.effective_at.asc(), tx.id.asc()
+        )
     else:
         if older_key is not None:
-            stmt = stmt.where(_before(older_key))
+            stmt = stmt.where(below(tx.effective_at, tx.id, older_key))
         stmt = stmt.order_by(tx.effective_at.desc(), tx.id.desc())
     rows: list[Any] = list(session.execute(stmt.limit(size + 1)).all())
     more = len(rows) > size

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from app.dashboard.timeline import Key, decode_cursor, encode_cursor
+from app.dashboard.timeline import Key, above, below, decode_cursor, encode_cursor
 from app.domain.channels import STORE_CHANNELS
 from app.i18n import format_date, format_money
 from app.models.member import Member
@@ -44,10 +44,8 @@ class PurchasePage:
 
 
 def _cut(key: Key, older: bool) -> ColumnElement[bool]:
-    at, pid = Purchase.processed_at, Purchase.id
-    if older:
-        return and_(at <= key[0], or_(at < key[0], pid < key[1]))
-    return and_(at >= key[0], or_(at > key[0], pid > key[1]))
+    bound = below if older else above
+    return bound(Purchase.processed_at, Purchase.id, key)
 
 
 def purchases(
