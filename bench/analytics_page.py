@@ -11,16 +11,12 @@ python -m bench.analytics_page [--full] [--no-postgres | --only-postgres]
 from __future__ import annotations
 
 import argparse
-import random
 import time
-from urllib.parse import urlencode
 
 from sqlalchemy import select, text
 
-from bench.common import Figure, render_table, summary
+from bench.common import Figure, render_table
 from bench.dashboard_home import (
-    API_KEY,
-    API_SECRET,
     SHOP,
     SIZES,
     _env,
@@ -28,6 +24,7 @@ from bench.dashboard_home import (
     _postgres_url,
     _sqlite_url,
     load_shop,
+    time_page,
 )
 
 GOAL_P95_MS = 300.0
@@ -40,8 +37,6 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
     from app.config import load_settings
     from app.extensions import db
     from app.models import Member, Shop
-    from emulator.id_tokens import IdTokenMinter
-    from emulator.oauth import admin_host_param
 
     app = create_app(load_settings(_env(database_url)), overrides={"TESTING": False})
     backend = "postgres" if database_url.startswith("postgresql") else "sqlite"
@@ -72,43 +67,7 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
         member_ids = db.session.scalars(select(Member.id).limit(1000)).all()
         db.session.remove()
 
-    minter = IdTokenMinter(API_KEY, API_SECRET)
-    client = app.test_client()
-
-    def page_once() -> float:
-        query = urlencode(
-            {
-                "embedded": "1",
-                "host": admin_host_param(SHOP),
-                "shop": SHOP,
-                "locale": "ja",
-                "id_token": minter.mint(SHOP),
-            }
-        )
-        t0 = time.perf_counter()
-        response = client.get(f"/analytics?{query}")
-        elapsed = (time.perf_counter() - t0) * 1000
-        assert response.status_code == 200, response.status_code
-        assert b'data-table="rfm"' in response.data
-        return elapsed
-
-    rng = random.Random(1)
-
-    def baseline_once() -> float:
-        with app.app_context():
-            t0 = time.perf_counter()
-            db.session.execute(
-                select(Member.points_available).where(Member.id == rng.choice(member_ids))
-            ).one()
-            elapsed = (time.perf_counter() - t0) * 1000
-            db.session.remove()
-        return elapsed
-
-    for _ in range(5):  # warm caches and the template cache, as a running server has
-        page_once()
-        baseline_once()
-    page = summary([page_once() for _ in range(requests)])
-    base = summary([baseline_once() for _ in range(requests * 5)])
+    page, base = time_page(app, "/analytics", member_ids, requests, marker=b'data-table="rfm"')
     return [
         Figure(
             "B6", f"analytics p50, {label}", page["p50"], "ms", base["p50"], "indexed member read p50", "",

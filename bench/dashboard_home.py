@@ -208,8 +208,6 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
     from app.dashboard.summary import watermark
     from app.extensions import db
     from app.models import Member, Shop
-    from emulator.id_tokens import IdTokenMinter
-    from emulator.oauth import admin_host_param
 
     app = create_app(load_settings(_env(database_url)), overrides={"TESTING": False})
     backend = "postgres" if database_url.startswith("postgresql") else "sqlite"
@@ -237,42 +235,7 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
         member_ids = db.session.scalars(select(Member.id).limit(1000)).all()
         db.session.remove()
 
-    minter = IdTokenMinter(API_KEY, API_SECRET)
-    client = app.test_client()
-
-    def home_once() -> float:
-        query = urlencode(
-            {
-                "embedded": "1",
-                "host": admin_host_param(SHOP),
-                "shop": SHOP,
-                "locale": "ja",
-                "id_token": minter.mint(SHOP),
-            }
-        )
-        t0 = time.perf_counter()
-        response = client.get(f"/?{query}")
-        elapsed = (time.perf_counter() - t0) * 1000
-        assert response.status_code == 200, response.status_code
-        return elapsed
-
-    rng = random.Random(1)
-
-    def baseline_once() -> float:
-        with app.app_context():
-            t0 = time.perf_counter()
-            db.session.execute(
-                select(Member.points_available).where(Member.id == rng.choice(member_ids))
-            ).one()
-            elapsed = (time.perf_counter() - t0) * 1000
-            db.session.remove()
-        return elapsed
-
-    for _ in range(5):  # warm caches and the template cache, as a running server has
-        home_once()
-        baseline_once()
-    home = summary([home_once() for _ in range(requests)])
-    base = summary([baseline_once() for _ in range(requests * 5)])
+    home, base = time_page(app, "/", member_ids, requests)
     return [
         Figure(
             "B5", f"home p50, {label}", home["p50"], "ms", base["p50"], "indexed member read p50", "",
@@ -292,6 +255,56 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
             "indexed member read p50", "", None, extra={"runs_ms": checks},
         ),
     ]  # fmt: skip
+
+
+def time_page(
+    app, path: str, member_ids: list[int], requests: int, marker: bytes | None = None
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Latency of an embedded admin page (fresh session token each time) and, as the same-run baseline, of
+    an indexed single-member read: (page summary, baseline summary) in ms."""
+    from app.extensions import db
+    from app.models.member import Member
+    from emulator.id_tokens import IdTokenMinter
+    from emulator.oauth import admin_host_param
+
+    minter = IdTokenMinter(API_KEY, API_SECRET)
+    client = app.test_client()
+
+    def page_once() -> float:
+        query = urlencode(
+            {
+                "embedded": "1",
+                "host": admin_host_param(SHOP),
+                "shop": SHOP,
+                "locale": "ja",
+                "id_token": minter.mint(SHOP),
+            }
+        )
+        t0 = time.perf_counter()
+        response = client.get(f"{path}?{query}")
+        elapsed = (time.perf_counter() - t0) * 1000
+        assert response.status_code == 200, response.status_code
+        assert marker is None or marker in response.data
+        return elapsed
+
+    rng = random.Random(1)
+
+    def baseline_once() -> float:
+        with app.app_context():
+            t0 = time.perf_counter()
+            db.session.execute(
+                select(Member.points_available).where(Member.id == rng.choice(member_ids))
+            ).one()
+            elapsed = (time.perf_counter() - t0) * 1000
+            db.session.remove()
+        return elapsed
+
+    for _ in range(5):  # warm caches and the template cache, as a running server has
+        page_once()
+        baseline_once()
+    return summary([page_once() for _ in range(requests)]), summary(
+        [baseline_once() for _ in range(requests * 5)]
+    )
 
 
 def run(full: bool = False, postgres: bool | None = None, sqlite: bool = True) -> list[Figure]:
