@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from app.extensions import db
 from app.flow.actions import ActionRefused, apply_action
 from app.models.types import utcnow
-from app.shopify.flow import verify_action
+from app.shopify.signatures import verify
 
 log = logging.getLogger(__name__)
 bp = Blueprint("flow", __name__, url_prefix="/flow")
@@ -32,7 +32,7 @@ def action(handle: str) -> tuple[Response, int]:
         return jsonify(error="too_large"), 413
     raw = request.get_data(cache=False)
     secrets = (settings.api_secret, settings.api_secret_previous)
-    if not verify_action(raw, request.headers.get("X-Shopify-Hmac-Sha256"), secrets):
+    if not verify(raw, request.headers.get("X-Shopify-Hmac-Sha256"), secrets):
         log.warning("flow action refused: bad or missing HMAC")
         return jsonify(error="unauthorized"), 401
     try:

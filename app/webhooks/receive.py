@@ -27,7 +27,7 @@ from app.models.shop import ShopStatus
 from app.shopify.payloads.rest import subject_of
 from app.shopify.payloads.retention import minimised
 from app.shopify.session_token import valid_shop_domain
-from app.webhooks.verify import verify
+from app.shopify.signatures import verify
 
 TOPIC = re.compile(r"^[a-z0-9_]{1,30}/[a-z0-9_]{1,30}$")
 OPAQUE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces: Shopify sends UUIDs

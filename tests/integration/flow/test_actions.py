@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.members.records import create_member
 from app.models.integrations import FlowActionRun
 from app.models.ledger import LedgerTransaction
-from app.shopify.flow import action_signature
+from app.shopify.signatures import signature as action_signature
 from tests.conftest import TEST_ENV
 
 CUSTOMER = "7001"
@@ -35,7 +35,9 @@ def post(client, handle, properties, *, run="run-1", domain="test-shop.myshopify
             "properties": {"customer_id": CUSTOMER, **properties},
         }
     ).encode()
-    signature = sig if sig is not None else action_signature(body, secret or TEST_ENV["SHOPIFY_API_SECRET"])
+    signature = (
+        sig if sig is not None else action_signature(body, secret or TEST_ENV["SHOPIFY_API_SECRET"]).decode()
+    )
     return client.post(
         f"/flow/actions/{handle}",
         data=body,

@@ -6,7 +6,7 @@ import hmac
 
 import pytest
 
-from app.webhooks.verify import signature, verify
+from app.shopify.signatures import signature, verify
 
 BODY = '{"id": 1, "note": "こんにちは"}'.encode()
 

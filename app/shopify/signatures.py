@@ -1,4 +1,9 @@
-"""Shopify webhook signatures: base64 HMAC-SHA256 of the raw body, current or previous app secret."""
+"""Shopify's request signatures: base64 HMAC-SHA256 of the raw body, current or previous app secret.
+
+Webhooks (https://shopify.dev/docs/apps/build/webhooks/subscribe/https) and Shopify Flow action requests
+(https://shopify.dev/docs/apps/build/flow/actions/endpoints#verifying-requests) are signed the same way, in
+the `X-Shopify-Hmac-Sha256` header.
+"""
 
 from __future__ import annotations
 
