@@ -15,7 +15,7 @@ from app.domain.projection import MetafieldValue
 from app.members.projection import project
 from app.members.records import member_facts
 from app.models.member import IdentityReview, Member, MemberStatus, ReviewStatus
-from app.models.redemption import Redemption
+from app.models.rewards import Redemption
 from app.models.shop import Shop
 from app.models.sync_state import MemberSyncState
 from app.models.types import utcnow

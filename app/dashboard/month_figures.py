@@ -40,6 +40,9 @@ KIND_COLUMN = {
     "earn_adjust": ("earned", 1),
     "refund_reversal": ("reversed", -1),
     "cancel": ("reversed", -1),
+    "bonus": ("earned", 1),  # campaign bonuses are points earned; /campaigns shows each campaign's cost
+    "bonus_reversal": ("reversed", -1),
+    "bonus_cancel": ("reversed", -1),
     "spend": ("redeemed", -1),
     "capture": ("redeemed", -1),
     "expire": ("expired", -1),

@@ -34,7 +34,7 @@ SEQ_STRIDE = 8
 LEDGER, PURCHASE, REFUND, RANK, FLOOR = range(5)
 RECENT, IMPORTED = "recent", "imported"
 MEMBER_ACCOUNTS = ("pending", "available")  # "held" is a reservation of available points, not a change
-REVERSALS = ("refund_reversal", "cancel")
+REVERSALS = ("refund_reversal", "cancel", "bonus_reversal", "bonus_cancel")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Key = tuple[datetime, int]
@@ -304,7 +304,7 @@ def _totals(
 
     ledger = (
         select(
-            points(("earn",)).label("earned"),
+            points(("earn", "bonus")).label("earned"),
             (-points(REVERSALS)).label("reversed"),
             (-points(("expire",))).label("expired"),
             points(("opening",)).label("opening"),

@@ -9,135 +9,52 @@ app learned of the events in: a late or backdated POS sale, a refund before its 
 Entry keys (source, source id, kind) are stable, so the stored ledger can be brought to the replay's result
 by difference: `earn` (the order), `refund_reversal` (the refund), `cancel` (the order), `mature` and
 `expire` (source "lot", the lot's key), `release` (source "reward", the code) are derived here; the movements'
-own entries are inputs and keep their legs.
+own entries are inputs and keep their legs. Campaign bonuses granted to the member (app/domain/campaigns.py
+decides the occasions, app/points/campaigns.py the budget and holdout) are inputs too: `bonus` (source
+"campaign"), and for a bonus tied to a purchase `bonus_reversal` at each refund (proportional to what is left
+of the purchase) and `bonus_cancel` when the order is cancelled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from app.domain.history import PurchaseFact, RefundFact
+from app.domain.campaigns import proportional
 from app.domain.lots import Book, Leg, Lot
 from app.domain.points import order_points
 from app.domain.ranks import RankFloor, held_before
+from app.domain.replay_inputs import (
+    DERIVED_KINDS,
+    MOVEMENT_KINDS,
+    MOVEMENT_ORDER,
+    BonusIn,
+    EarnTerms,
+    Entry,
+    MovementIn,
+    Outcome,
+    PurchaseIn,
+    RefundIn,
+    movement_legs,
+)
 from app.domain.settings import ShopRules
 
-DERIVED_KINDS = frozenset({"earn", "refund_reversal", "cancel", "mature", "expire", "release", "shortfall"})
-MOVEMENT_KINDS = frozenset({"spend", "adjust", "hold", "capture", "release", "opening"})
-# A code's hold comes before its capture or release when they share an instant; grants before spends.
-MOVEMENT_ORDER = {"opening": 0, "adjust": 1, "hold": 2, "spend": 3, "capture": 4, "release": 4}
-
-
-@dataclass(frozen=True, slots=True)
-class RefundIn:
-    """A refund of a purchase."""
-
-    source: str
-    source_id: str
-    amount: Decimal
-    processed_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class PurchaseIn:
-    """A purchase as its newest snapshot says, with every refund known."""
-
-    source: str
-    source_id: str
-    processed_at: datetime
-    gross: Decimal
-    earn_rate: Decimal
-    channel: str = "online"
-    cancelled_at: datetime | None = None
-    refunds: tuple[RefundIn, ...] = ()
-
-    @property
-    def key(self) -> str:
-        return f"{self.source}:{self.source_id}"
-
-    def fact(self) -> PurchaseFact:
-        """What ranks and history see of it."""
-        refunds = tuple(RefundFact(r.amount, r.processed_at) for r in self.refunds)
-        return PurchaseFact(
-            self.key,
-            self.processed_at,
-            self.gross,
-            self.channel,
-            cancelled=self.cancelled_at is not None,
-            refunds=refunds,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class MovementIn:
-    """A point movement someone made, as stored: spend, adjust (signed), hold, capture, release, opening."""
-
-    source: str
-    source_id: str
-    kind: str
-    at: datetime
-    points: int
-    expires_at: datetime | None = None
-
-    @property
-    def lot_key(self) -> str:
-        return f"{self.source}:{self.source_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A ledger transaction the replay implies: its key, instant and legs."""
-
-    source: str
-    source_id: str
-    kind: str
-    at: datetime
-    legs: tuple[Leg, ...]
-    purchase_key: str | None = None
-    reason: str | None = None
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.source, self.source_id, self.kind)
-
-
-@dataclass(frozen=True, slots=True)
-class EarnTerms:
-    """What a purchase earned with (the rank held just before it) and its points now, net of reversals."""
-
-    rank: str
-    multiplier: Decimal
-    points: int
-
-
-@dataclass(slots=True)
-class Outcome:
-    """The member's points after the replay up to `now`."""
-
-    entries: list[Entry] = field(default_factory=list)  # derived entries, in time order
-    lots: list[Lot] = field(default_factory=list)
-    balances: dict[str, int] = field(default_factory=dict)  # pending, available, held
-    debt: int = 0
-    flag: str | None = None
-    terms: dict[str, EarnTerms] = field(default_factory=dict)
-    last_earning_at: datetime | None = None
-    next_due_at: datetime | None = None  # the next instant a lot matures or expires
-
-
-def movement_legs(move: MovementIn) -> tuple[Leg, ...]:
-    """The legs a movement was posted with (release excepted: its legs depend on the lots)."""
-    n = move.points
-    table: dict[str, tuple[Leg, ...]] = {
-        "spend": (("available", True, -n), ("redeemed", False, n)),
-        "hold": (("available", True, -n), ("held", True, n)),
-        "capture": (("held", True, -n), ("redeemed", False, n)),
-        "opening": (("issued", False, -n), ("available", True, n)),
-        "adjust": (("adjustment", False, -n), ("available", True, n)),
-    }
-    return table[move.kind]
+__all__ = [
+    "DERIVED_KINDS",
+    "MOVEMENT_KINDS",
+    "MOVEMENT_ORDER",
+    "BonusIn",
+    "EarnTerms",
+    "Entry",
+    "MovementIn",
+    "Outcome",
+    "PurchaseIn",
+    "RefundIn",
+    "earning_terms",
+    "movement_legs",
+    "replay",
+]
 
 
 class _Replay:
@@ -149,6 +66,8 @@ class _Replay:
         self.out = Outcome()
         self.balances = {"pending": 0, "available": 0, "held": 0}
         self.credited: dict[str, int] = {}
+        self.bonus_credited: dict[str, int] = {}
+        self.bonuses: dict[str, list[BonusIn]] = {}  # purchase key -> the bonuses tied to it
         self.purchase_at: dict[str, datetime] = {}
         self.holds: dict[str, list[tuple[Lot, int]]] = {}
         self.hold_points: dict[str, int] = {}
@@ -169,17 +88,50 @@ class _Replay:
         if delta == 0:
             return
         self.credited[p.key] = target
-        lot = self.book.lot(p.key)
-        if delta > 0:
-            if lot is None:
-                matures = p.processed_at + timedelta(days=self.rules.points.pending_days)
-                lot = Lot(p.key, p.key, p.processed_at, matures)
-                self.book.lots.append(lot)
-            legs: list[Leg] = [("issued", False, -delta), self.book.credit(lot, delta)]
-        else:
-            legs = [("issued", False, -delta), *self.book.debit_order(lot, -delta, self.rules.points)]
+        matures = p.processed_at + timedelta(days=self.rules.points.pending_days)
+        lot = self._lot(p.key, p.key, p.processed_at, matures)
         reason = None if kind == "earn" else ("order cancelled" if kind == "cancel" else "refund")
-        self._post(Entry(source, sid, kind, at, tuple(legs), p.key, reason))
+        self._post(Entry(source, sid, kind, at, self._legs(lot, delta), p.key, reason))
+
+    def _lot(
+        self,
+        key: str,
+        purchase: str | None,
+        earned: datetime,
+        matures: datetime,
+        fixed: datetime | None = None,
+    ) -> Lot:
+        """The lot `key` credits into; one tied to no purchase is spendable at once (like a staff grant)."""
+        lot = self.book.lot(key)
+        if lot is None:
+            matured = earned if purchase is None else None
+            lot = Lot(key, purchase, earned, matures, matured_at=matured, fixed_expiry=fixed)
+            self.book.lots.append(lot)
+        return lot
+
+    def _legs(self, lot: Lot, delta: int) -> tuple[Leg, ...]:
+        if delta > 0:
+            return (("issued", False, -delta), self.book.credit(lot, delta))
+        return (("issued", False, -delta), *self.book.debit_order(lot, -delta, self.rules.points))
+
+    def _bonus(
+        self, b: BonusIn, target: int, at: datetime, kind: str, sid: str, p: PurchaseIn | None
+    ) -> None:
+        """Bring a campaign bonus to `target` points with one entry of `kind`."""
+        delta = target - self.bonus_credited.get(b.key, 0)
+        if delta == 0:
+            return
+        self.bonus_credited[b.key] = target
+        if p is not None:  # tied to a purchase: pending through the same return window
+            matures = p.processed_at + timedelta(days=self.rules.points.pending_days)
+            lot = self._lot(b.key, p.key, p.processed_at, matures, b.expires_at)
+        else:
+            lot = self._lot(b.key, None, b.at, b.at, b.expires_at)
+        reason = {"bonus_reversal": "refund", "bonus_cancel": "order cancelled"}.get(kind)
+        self._post(Entry("campaign", sid, kind, at, self._legs(lot, delta), b.purchase_key, reason))
+
+    def standalone(self, b: BonusIn) -> None:
+        self._bonus(b, b.points, b.at, "bonus", b.source_id, None)
 
     # -- events -------------------------------------------------------------------------------------
     def earn(self, p: PurchaseIn, multiplier: Decimal) -> None:
@@ -192,6 +144,10 @@ class _Replay:
         refunded = sum((r.amount for r in p.refunds if r.processed_at < p.processed_at), Decimal(0))
         target = order_points(p.gross - refunded, p.earn_rate, multiplier)
         self._change(p, target, p.processed_at, "earn", p.source, p.source_id)
+        self.credited.setdefault(p.key, 0)  # earned, if nothing: its refunds still take its bonuses back
+        for b in self.bonuses.get(p.key, ()):
+            points = proportional(b.points, p.gross, p.gross - refunded)
+            self._bonus(b, points, p.processed_at, "bonus", b.source_id, p)
 
     def refund(self, p: PurchaseIn, refund: RefundIn, multiplier: Decimal) -> None:
         if p.key not in self.credited:
@@ -203,10 +159,21 @@ class _Replay:
         net = Decimal(0) if cancelled else p.gross - sum((r.amount for r in done), Decimal(0))
         target = order_points(net, p.earn_rate, multiplier)
         self._change(p, target, refund.processed_at, "refund_reversal", refund.source, refund.source_id)
+        self._tied_after(p, done, cancelled, refund)
+
+    def _tied_after(self, p: PurchaseIn, done: list[RefundIn], cancelled: bool, refund: RefundIn) -> None:
+        """A refund takes the purchase's bonuses down in proportion to what is left of it."""
+        net = Decimal(0) if cancelled else p.gross - sum((r.amount for r in done), Decimal(0))
+        for b in self.bonuses.get(p.key, ()):
+            target = proportional(b.points, p.gross, net)
+            sid = f"{b.source_id}/{refund.source_id}"
+            self._bonus(b, target, refund.processed_at, "bonus_reversal", sid, p)
 
     def cancel(self, p: PurchaseIn) -> None:
         if p.key in self.credited and p.cancelled_at is not None:
             self._change(p, 0, p.cancelled_at, "cancel", p.source, p.source_id)
+            for b in self.bonuses.get(p.key, ()):
+                self._bonus(b, 0, p.cancelled_at, "bonus_cancel", b.source_id, p)
 
     def move(self, m: MovementIn) -> None:
         book = self.book
@@ -284,6 +251,23 @@ class _Replay:
             self._post(Entry("lot", source_id, what, at, legs, lot.purchase_key))
 
 
+def earning_terms(
+    purchases: Sequence[PurchaseIn],
+    rules: ShopRules,
+    tz: str,
+    floor: RankFloor | None = None,
+    frozen: dict[str, tuple[str, Decimal]] | None = None,
+) -> dict[str, tuple[str, Decimal]]:
+    """Each purchase's (rank held just before it, that rank's multiplier); frozen ones as they were earned."""
+    facts = [p.fact() for p in purchases]
+    terms: dict[str, tuple[str, Decimal]] = dict(frozen or {})
+    for p in purchases:
+        if p.key not in terms:
+            tier = held_before(facts, rules.ranks, rules.points.rate, p.processed_at, tz, floor)
+            terms[p.key] = (tier.handle, tier.multiplier)
+    return terms
+
+
 def replay(
     purchases: Sequence[PurchaseIn],
     movements: Sequence[MovementIn],
@@ -292,19 +276,22 @@ def replay(
     tz: str,
     floor: RankFloor | None = None,
     frozen: dict[str, tuple[str, Decimal]] | None = None,
+    *,
+    terms: dict[str, tuple[str, Decimal]] | None = None,
+    bonuses: Sequence[BonusIn] = (),
 ) -> Outcome:
     """The member's derived entries, lots, balances and earning terms after everything up to `now`.
 
     `frozen`: purchases whose rank terms (rank, multiplier) stay as they were earned, because the shop's
     rules changed after them (a new rule applies from its change on, never to points already earned).
+    `terms`: the earning terms already worked out by `earning_terms` (else they are worked out here).
+    `bonuses`: campaign bonuses granted to the member; one tied to a purchase the member no longer has is
+    dropped (the award is withdrawn by its caller).
     """
     run = _Replay(rules, tz, floor)
-    facts = [p.fact() for p in purchases]
-    terms: dict[str, tuple[str, Decimal]] = dict(frozen or {})
-    for p in purchases:
-        if p.key not in terms:
-            tier = held_before(facts, rules.ranks, rules.points.rate, p.processed_at, tz, floor)
-            terms[p.key] = (tier.handle, tier.multiplier)
+    if terms is None:
+        terms = earning_terms(purchases, rules, tz, floor, frozen)
+    keys = {p.key for p in purchases}
     # (instant, order at that instant, tie-break, action). At one instant, movements come first (points
     # used in a sale are spent from the balance before that sale earns), then sales, refunds, cancels.
     events: list[tuple[datetime, int, str, object]] = []
@@ -317,6 +304,11 @@ def replay(
             events.append((r.processed_at, 2, f"{p.key}/{r.source_id}", (run.refund, p, r, multiplier)))
         if p.cancelled_at is not None:
             events.append((max(p.cancelled_at, p.processed_at), 3, p.key, (run.cancel, p)))
+    for b in bonuses:
+        if b.purchase_key is None:
+            events.append((b.at, 1, f"~{b.key}", (run.standalone, b)))
+        elif b.purchase_key in keys:
+            run.bonuses.setdefault(b.purchase_key, []).append(b)
     events.sort(key=lambda e: (e[0], e[1], e[2]))
     index = 0
     while True:

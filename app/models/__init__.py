@@ -18,13 +18,15 @@ from app.models.member import CustomerTombstone, ExternalLink, IdentityReview, M
 from app.models.processes import ProcessHeartbeat  # noqa: F401  (and the NOTIFY triggers, created with the tables)
 from app.models.purchase import Purchase, PurchaseRefund
 from app.models.rank import RankSnapshot
-from app.models.redemption import Redemption
+from app.models.rewards import Campaign, CampaignAward, Redemption
 from app.models.shop import OAuthState, Shop, ShopToken
 from app.models.shop_jobs import BackfillJob, ShopLease
 from app.models.sync_state import FreshnessSample, MemberSyncState, ShopSegment, ShopSyncStatus
 
 __all__ = [
     "BackfillJob",
+    "Campaign",
+    "CampaignAward",
     "CardLinkAttempt",
     "CustomerTombstone",
     "DashboardSummary",

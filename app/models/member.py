@@ -58,6 +58,8 @@ class Member(Model):
     points_debt: Mapped[int] = mapped_column(Integer, default=0)
     points_flag: Mapped[str | None] = mapped_column(String(64))  # why staff should look (negative, write-off)
     last_earning_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Birth month only (1-12), for birthday-month campaigns: the day and year are never kept.
+    birth_month: Mapped[int | None] = mapped_column(Integer)
     # The next instant a lot matures or expires or the rank can move by time alone: daily upkeep replays
     # only the members due (None: never replayed yet, so due).
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -10,38 +10,27 @@ transaction; members are locked in id order so two callers cannot deadlock.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.domain.campaigns import CampaignRule, Found, occasions
 from app.domain.ranks import held_now, next_rank_instant
-from app.domain.replay import MOVEMENT_KINDS, MovementIn, Outcome, PurchaseIn, RefundIn, replay
+from app.domain.replay import Outcome, earning_terms, replay
 from app.domain.settings import ShopRules
 from app.members.records import rank_floor, touch
-from app.models.ledger import LedgerPosting, LedgerTransaction
 from app.models.member import Member, MemberStatus
-from app.models.purchase import Purchase, PurchaseRefund
+from app.models.purchase import Purchase
 from app.models.shop import Shop
 from app.models.types import utcnow
-from app.points import ledger_diff
+from app.points import campaigns, ledger_diff
+from app.points.histories import History, load_histories
 from app.shops.rules import load_rules, rules_version
 
 CHUNK = 400  # members per round of statements: bounded memory, few round trips
-
-
-@dataclass(slots=True)
-class _History:
-    """One member's inputs as stored."""
-
-    purchases: list[PurchaseIn]
-    purchase_ids: dict[str, int]
-    terms: dict[str, tuple[str | None, Decimal, int, int]]  # stored rank, multiplier, points, rules version
-    movements: list[MovementIn]
 
 
 def _chunks(ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
@@ -64,13 +53,16 @@ def rebuild_members(
     """
     now = now or utcnow()
     rules = rules or load_rules(shop)
+    offers = campaigns.started_rules(session, shop.id)
     changed: set[int] = set()
     for chunk in _chunks(sorted(set(member_ids)), CHUNK):
-        changed |= _rebuild_chunk(session, shop, rules, list(chunk), now)
+        changed |= _rebuild_chunk(session, shop, rules, offers, list(chunk), now)
     return changed
 
 
-def _rebuild_chunk(session: Session, shop: Shop, rules: ShopRules, ids: list[int], now: datetime) -> set[int]:
+def _rebuild_chunk(
+    session: Session, shop: Shop, rules: ShopRules, offers: list[CampaignRule], ids: list[int], now: datetime
+) -> set[int]:
     members = list(
         session.scalars(
             select(Member)
@@ -80,129 +72,52 @@ def _rebuild_chunk(session: Session, shop: Shop, rules: ShopRules, ids: list[int
             .execution_options(populate_existing=True)
         )
     )
-    histories = _load_histories(session, ids)
+    histories = load_histories(session, ids)
     diff = ledger_diff.Diff(session, shop.id, ledger_diff.load_stored(session, ids))
     version = rules_version(shop)
+    awards = campaigns.Awards(session, shop.id, offers, ids) if offers else None
     changed: set[int] = set()
     purchase_updates: list[dict[str, object]] = []
     for member in members:
         if member.status not in (MemberStatus.ACTIVE, MemberStatus.MERGED):
             continue
-        history = histories.get(member.id) or _History([], {}, {}, [])
+        history = histories.get(member.id) or History([], {}, {}, [])
         if member.status == MemberStatus.MERGED:
-            history = _History([], {}, {}, [])
+            history = History([], {}, {}, [])
         floor = rank_floor(member)
         frozen = _frozen_terms(history, version)
-        outcome = replay(history.purchases, history.movements, rules, now, shop.timezone, floor, frozen)
+        terms = earning_terms(history.purchases, rules, shop.timezone, floor, frozen)
+        found = Found()
+        if awards is not None and member.status == MemberStatus.ACTIVE:
+            sales = campaigns.sales_of(history.purchases, terms)
+            found = occasions(offers, sales, now, shop.timezone, member.birth_month)
+        bonuses = awards.bonuses(member.id, found, now) if awards is not None else []
+        outcome = replay(
+            history.purchases,
+            history.movements,
+            rules,
+            now,
+            shop.timezone,
+            floor,
+            frozen,
+            terms=terms,
+            bonuses=bonuses,
+        )
         moved = diff.member(member.id, outcome, history.purchase_ids)
         purchase_updates += _purchase_updates(history, outcome, frozen, version, now)
-        if _update_member(member, history, outcome, rules, shop.timezone, now) or moved:
+        if _update_member(member, history, outcome, rules, shop.timezone, now, found.next_at) or moved:
             touch(member, now)
             changed.add(member.id)
     session.flush()  # the members' own changes first, then the set-based writes
     diff.write()
+    if awards is not None:
+        awards.write()
     if purchase_updates:
         session.execute(update(Purchase), purchase_updates)
     return changed
 
 
-def _load_histories(session: Session, ids: list[int]) -> dict[int | None, _History]:
-    """Purchases, refunds and movements of the members, in three statements."""
-    refunds: dict[int | None, list[RefundIn]] = defaultdict(list)
-    refund_rows = session.execute(
-        select(
-            PurchaseRefund.purchase_id,
-            PurchaseRefund.source,
-            PurchaseRefund.source_id,
-            PurchaseRefund.amount,
-            PurchaseRefund.processed_at,
-        )
-        .join(Purchase, Purchase.id == PurchaseRefund.purchase_id)
-        .where(Purchase.member_id.in_(ids))
-    )
-    for purchase_id, source, source_id, amount, processed_at in refund_rows:
-        refunds[purchase_id].append(RefundIn(source, source_id, amount, processed_at))
-    histories: dict[int | None, _History] = defaultdict(lambda: _History([], {}, {}, []))
-    purchase_rows = session.execute(
-        select(
-            Purchase.id,
-            Purchase.member_id,
-            Purchase.source,
-            Purchase.source_id,
-            Purchase.processed_at,
-            Purchase.gross_amount,
-            Purchase.earn_rate,
-            Purchase.channel,
-            Purchase.cancelled,
-            Purchase.cancelled_at,
-            Purchase.source_updated_at,
-            Purchase.earn_rank,
-            Purchase.earn_multiplier,
-            Purchase.points,
-            Purchase.rules_version,
-        ).where(Purchase.member_id.in_(ids))
-    )
-    for row in purchase_rows:
-        cancelled_at = (row.cancelled_at or row.source_updated_at) if row.cancelled else None
-        refund_list = sorted(refunds.get(row.id, []), key=lambda r: (r.processed_at, r.source_id))
-        p = PurchaseIn(
-            row.source,
-            row.source_id,
-            row.processed_at,
-            row.gross_amount,
-            row.earn_rate,
-            row.channel,
-            cancelled_at,
-            tuple(refund_list),
-        )
-        history = histories[row.member_id]
-        history.purchases.append(p)
-        history.purchase_ids[p.key] = row.id
-        history.terms[p.key] = (row.earn_rank, row.earn_multiplier, row.points, row.rules_version)
-    for member_id, move in _load_movements(session, ids):
-        histories[member_id].movements.append(move)
-    for history in histories.values():
-        history.purchases.sort(key=lambda p: (p.processed_at, p.key))
-    return histories
-
-
-def _load_movements(session: Session, ids: list[int]) -> Iterator[tuple[int | None, MovementIn]]:
-    """Spends, staff adjustments, reward-code steps and opening balances, with their size from the legs."""
-    rows = session.execute(
-        select(
-            LedgerTransaction.member_id,
-            LedgerTransaction.source,
-            LedgerTransaction.source_id,
-            LedgerTransaction.kind,
-            LedgerTransaction.effective_at,
-            LedgerTransaction.expires_at,
-            LedgerPosting.account,
-            LedgerPosting.member_id,
-            LedgerPosting.points,
-        )
-        .join(LedgerPosting, LedgerPosting.transaction_id == LedgerTransaction.id)
-        .where(LedgerTransaction.member_id.in_(ids), LedgerTransaction.kind.in_(MOVEMENT_KINDS))
-        .order_by(LedgerTransaction.id)
-    )
-    sizes: dict[tuple[int | None, str, str, str], tuple[datetime, datetime | None, int]] = {}
-    for member_id, source, source_id, kind, at, expires_at, account, leg_member, points in rows:
-        key = (member_id, source, source_id, kind)
-        size = sizes.get(key, (at, expires_at, 0))[2]
-        if _is_size_leg(kind, account, leg_member is not None):
-            size += points if kind in ("opening", "adjust", "hold") else -points
-        sizes[key] = (at, expires_at, size)
-    for (member_id, source, source_id, kind), (at, expires_at, size) in sizes.items():
-        yield member_id, MovementIn(source, source_id, kind, at, size, expires_at)
-
-
-def _is_size_leg(kind: str, account: str, mine: bool) -> bool:
-    """The leg that says a movement's size: available for spends/grants, held for holds and releases."""
-    if kind in ("hold", "capture", "release"):
-        return account == "held" and mine
-    return account == "available" and mine
-
-
-def _frozen_terms(history: _History, version: int) -> dict[str, tuple[str, Decimal]]:
+def _frozen_terms(history: History, version: int) -> dict[str, tuple[str, Decimal]]:
     """Purchases whose terms were worked out under earlier rules keep the rank terms they earned with."""
     return {
         key: (rank, multiplier)
@@ -212,7 +127,7 @@ def _frozen_terms(history: _History, version: int) -> dict[str, tuple[str, Decim
 
 
 def _purchase_updates(
-    history: _History, outcome: Outcome, frozen: dict[str, tuple[str, Decimal]], version: int, now: datetime
+    history: History, outcome: Outcome, frozen: dict[str, tuple[str, Decimal]], version: int, now: datetime
 ) -> list[dict[str, object]]:
     """Purchases whose earning terms changed (the rank before them, their multiplier, their points)."""
     updates = []
@@ -233,7 +148,13 @@ def _purchase_updates(
 
 
 def _update_member(
-    member: Member, history: _History, outcome: Outcome, rules: ShopRules, tz: str, now: datetime
+    member: Member,
+    history: History,
+    outcome: Outcome,
+    rules: ShopRules,
+    tz: str,
+    now: datetime,
+    next_occasion: datetime | None = None,
 ) -> bool:
     """Balances, flag, rank and next due instant onto the member row; True if anything a reader sees moved."""
     facts = [p.fact() for p in history.purchases]
@@ -251,6 +172,6 @@ def _update_member(
     for name, value in values.items():
         setattr(member, name, value)
     member.rank_evaluated_at = now
-    upcoming = [outcome.next_due_at, next_rank_instant(facts, rules.ranks, now, tz, floor)]
+    upcoming = [outcome.next_due_at, next_rank_instant(facts, rules.ranks, now, tz, floor), next_occasion]
     member.next_due_at = min((t for t in upcoming if t is not None), default=None)
     return seen

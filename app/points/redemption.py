@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.members.records import active_member, lock_member
 from app.models.member import Member, MemberStatus
 from app.models.purchase import Purchase
-from app.models.redemption import Redemption, RedemptionStatus
+from app.models.rewards import Redemption, RedemptionStatus
 from app.models.shop import Shop
 from app.models.types import rows_affected, utcnow
 from app.points import spending

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from app.models.member import Member, MemberStatus
 from app.models.shop import Shop, ShopStatus
 from app.models.types import utcnow
+from app.points.campaigns import members_due
 from app.points.engine import rebuild_members
 from app.shops.rules import load_rules
 
@@ -21,10 +22,11 @@ def refresh_member(session: Session, shop: Shop, member_id: int, now: datetime |
 
 
 def _due_members(session: Session, shop: Shop, now: datetime) -> list[int]:
-    """Active members whose next maturity, expiry or rank change has come (or who were never replayed)."""
+    """Active members whose next maturity, expiry, rank change or campaign occasion has come (or who were
+    never replayed)."""
     due = or_(Member.next_due_at.is_(None), Member.next_due_at <= now)
     stmt = select(Member.id).where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE, due)
-    return list(session.scalars(stmt.order_by(Member.id)))
+    return sorted(set(session.scalars(stmt)) | members_due(session, shop, now))
 
 
 def refresh_shop(session: Session, shop: Shop, now: datetime | None = None) -> int:

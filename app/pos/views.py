@@ -14,7 +14,7 @@ from flask import g, jsonify, request
 
 from app.customers import card_migration
 from app.extensions import db
-from app.models.redemption import RedemptionStatus
+from app.models.rewards import RedemptionStatus
 from app.models.types import utcnow
 from app.points import redemption
 from app.pos import bp

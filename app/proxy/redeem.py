@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models.member import Member
-from app.models.redemption import Redemption, RedemptionStatus
+from app.models.rewards import Redemption, RedemptionStatus
 from app.models.shop import Shop
 from app.points import redemption
 from app.shopify.client import AdminClient

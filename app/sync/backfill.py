@@ -3,11 +3,11 @@
 https://shopify.dev/docs/api/usage/bulk-operations/queries: `bulkOperationRunQuery` starts an export, Shopify
 announces the end with `bulk_operations/finish` (recorded on the job by app/sync/bulk_finished.py) and we also
 poll `bulkOperation(id)` in case that webhook is late. The result file is streamed line by line, never held
-whole. Each chunk of lines is applied set-based (app/points/ingest.py, app/customers/ingest.py: the same
-result as the webhook path, in a few statements per chunk and one replay per member) and `lines_consumed`
-advanced in the same transaction, so a restart resumes after the last committed chunk; ingest is idempotent
-by order and `updated_at`, so webhooks for the same orders arriving meanwhile credit nothing twice. A chunk
-that fails as a whole is applied again row by row, so one bad row is skipped and counted, not fatal.
+whole. Each chunk of lines is applied set-based (app/points/ingest/orders.py, app/customers/ingest.py: the
+same result as the webhook path, in a few statements per chunk and one replay per member) and `lines_consumed`
+advanced in the same transaction, so a restart resumes after the last committed chunk; ingest is idempotent by
+order and `updated_at`, so webhooks for the same orders arriving meanwhile credit nothing twice. A chunk that
+fails as a whole is applied again row by row, so one bad row is skipped and counted, not fatal.
 
 Order chunks store purchases and refunds and mark their members' replay as owed (`next_due_at`, which the
 daily upkeep also honours) instead of replaying each member once per chunk it appears in: the orders of a
@@ -38,8 +38,8 @@ from app.domain.events import CustomerEvent, PurchaseEvent
 from app.models.shop import Shop
 from app.models.shop_jobs import BACKFILL_OPEN, BackfillJob, BackfillStatus
 from app.models.types import utcnow
-from app.points.ingest import ingest_orders, owed_members, replay_members
-from app.points.ingest_rows import refresh_statistics
+from app.points.ingest.orders import ingest_orders, owed_members, replay_members
+from app.points.ingest.rows import refresh_statistics
 from app.points.purchases import apply_purchase
 from app.shopify.crypto import TokenDecryptError, cipher_for
 from app.shopify.errors import ShopifyUnavailable, ShopifyUserErrors

@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("app.dashboard",),
     ("app.analytics",),
     ("app.integrations",),
+    ("app.campaigns",),
     ("app.flow",),
     ("app.dispatch",),
     (

@@ -7,7 +7,7 @@ from app.models.inbox import InboxStatus
 from app.models.integrations import MessageStatus, StoreStatus, TransactionStatus
 from app.models.ledger import HoldStatus
 from app.models.member import MemberStatus, ReviewStatus
-from app.models.redemption import RedemptionStatus
+from app.models.rewards import RedemptionStatus
 from app.models.shop import ShopStatus
 from app.models.shop_jobs import BACKFILL_OPEN, BackfillStatus
 from app.models.sync_state import SegmentStatus

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.i18n import catalogue
-from app.models.redemption import Redemption
+from app.models.rewards import Redemption
 from app.models.sync_state import ShopSegment
 from tests.integration.admin.factories import member
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.models.member import Member
-from app.models.redemption import Redemption
+from app.models.rewards import Redemption
 from tests.integration.pos.conftest import SHOP_A, SHOP_B, funded, installed_shop, new_key
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.members.identity import member_for_customer
-from app.models.redemption import Redemption
+from app.models.rewards import Redemption
 from app.points import spending
 from app.proxy.redeem import token_for
 from emulator.fixtures import TEST_SHOP

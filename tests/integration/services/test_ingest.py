@@ -16,7 +16,7 @@ from app.models import LedgerPosting, LedgerTransaction, Member, PointLot
 from app.models.member import CustomerTombstone, ExternalLink
 from app.models.purchase import Purchase, PurchaseRefund
 from app.models.shop import ShopLocation
-from app.points.ingest import ingest_orders
+from app.points.ingest.orders import ingest_orders
 from app.points.purchases import apply_purchase, apply_refund
 from tests.integration.services.factories import at, order, refund
 from tests.integration.services.ledger_checks import assert_ledger_invariants

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models.ledger import PointHold
 from app.models.member import Member
-from app.models.redemption import Redemption
+from app.models.rewards import Redemption
 from app.models.shop import Shop
 from app.points import redemption
 from app.points.upkeep import refresh_member

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.dashboard.health import sync_health
 from app.jobs import task_backoff
 from app.models.member import Member
-from app.models.redemption import Redemption
+from app.models.rewards import Redemption
 from app.points import redemption
 from app.points.upkeep import refresh_member
 from app.shopify.http import shopify_http_client

@@ -1,7 +1,7 @@
 """The stored rows a chunk of order events needs, read set-based, and the chunk's result written back.
 
-Used by app/points/ingest.py: purchases by order id, refund ids already known, refunds still waiting for
-their order, cached store names; then new and changed purchases and refunds as multi-row statements.
+Used by app/points/ingest/orders.py: purchases by order id, refund ids already known, refunds still waiting
+for their order, cached store names; then new and changed purchases and refunds as multi-row statements.
 Lookups go by `source` and slices of ids, so every statement uses the unique indexes.
 """
 

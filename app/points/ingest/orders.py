@@ -33,7 +33,7 @@ from app.models.member import Member, MemberStatus
 from app.models.shop import Shop
 from app.models.types import utcnow
 from app.points.engine import rebuild_members
-from app.points.ingest_rows import (
+from app.points.ingest.rows import (
     Key,
     MemberRef,
     PurchaseRow,
