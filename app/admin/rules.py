@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from decimal import Decimal
 
 from flask import g, jsonify, render_template, request
@@ -17,7 +18,6 @@ from app.domain.settings import (
     NEGATIVE_POLICIES,
     RANK_BASES,
     RANK_WINDOWS,
-    PointRules,
     RankRules,
     RulesError,
     ShopRules,
@@ -59,7 +59,7 @@ def rules():
 
 
 def parse_rules(form: Form, base: ShopRules) -> ShopRules | None:
-    """The submitted rules, or None with field errors (the channel rules are kept as they are)."""
+    """The submitted rules, or None with field errors (what the form does not show is kept as it is)."""
     rate = form.decimal("rate_percent", minimum=Decimal("0"), maximum=Decimal("100"))
     pending_days = form.integer("pending_days", minimum=0, maximum=365)
     expiry_days = form.integer("expiry_days", minimum=1, maximum=3650)
@@ -75,7 +75,9 @@ def parse_rules(form: Form, base: ShopRules) -> ShopRules | None:
         return None
     try:
         return ShopRules(
-            points=PointRules(
+            # Settings other pages own (points for past purchases, the birthday metafield) are kept.
+            points=replace(
+                base.points,
                 rate=(rate / 100).normalize(),  # type: ignore[operator, union-attr]  # form.ok: parsed
                 pending_days=pending_days,  # type: ignore[arg-type]  # form.ok: parsed
                 expiry_days=expiry_days,  # type: ignore[arg-type]  # form.ok: parsed
@@ -91,6 +93,7 @@ def parse_rules(form: Form, base: ShopRules) -> ShopRules | None:
                 downgrade_step=step,  # type: ignore[arg-type]  # form.ok: parsed
             ),
             channels=base.channels,
+            members=base.members,
         ).validate()
     except RulesError as exc:  # the domain's last word (our checks above should have caught it)
         form.error("tiers", "rules.inconsistent", detail=str(exc))

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.customers.merges import merge_members
 from app.domain.events import CustomerEvent, CustomerMergeEvent, ExternalMemberEvent
+from app.members.birthdays import record_from_customer
 from app.members.identity import (
     find_link,
     is_tombstoned,
@@ -52,6 +53,7 @@ def apply_customer(
         if member is None:
             return None
         row = member
+    record_from_customer(shop, member, event, now)
     if event.updated_at:
         row.customer_updated_at = event.updated_at
     session.flush()

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.customers.events import apply_customer
 from app.domain.events import CustomerEvent
+from app.members.birthdays import birthday_field, month_from, record_from_customer
 from app.members.bulk import CustomerIndex
 from app.members.identity import remember_contact
 from app.members.records import active_member, by_shopify_id, touch
@@ -30,6 +31,7 @@ def ingest_customers(
 ) -> None:
     """Apply a chunk of customer events, in their order."""
     now = now or utcnow()
+    field = birthday_field(shop)
     index = CustomerIndex(session, shop)
     contacts: dict[str, list[tuple[str | None, str | None]]] = defaultdict(list)
     for event in events:
@@ -39,7 +41,7 @@ def ingest_customers(
         sid = str(event.shopify_customer_id)
         if sid in index.tombstoned:
             continue
-        if event.kind != "delete" and _fast(index, sid, event, now):
+        if event.kind != "delete" and _fast(index, sid, event, now, field):
             continue
         # The slow path reads the members table: the members created so far must be in it.
         index.insert_new(now)
@@ -58,8 +60,11 @@ def ingest_customers(
     session.flush()
 
 
-def _fast(index: CustomerIndex, sid: str, event: CustomerEvent, now: datetime) -> bool:
-    """Apply a create/update from the index; False when only `apply_customer` can say what happens."""
+def _fast(index: CustomerIndex, sid: str, event: CustomerEvent, now: datetime, field: str) -> bool:
+    """Apply a create/update from the index; False when only `apply_customer` can say what happens.
+
+    `field` is the shop's birthday metafield: a month it gives is kept as `apply_customer` keeps it.
+    """
     pending = index.new.get(sid)
     if pending is not None:  # created earlier in this chunk, not written yet
         if _older(event.updated_at, pending.customer_updated_at):
@@ -70,6 +75,10 @@ def _fast(index: CustomerIndex, sid: str, event: CustomerEvent, now: datetime) -
             if digest and getattr(pending, attr) != digest:  # as `remember_contact`
                 setattr(pending, attr, digest)
                 changed = True
+        month = month_from(index.shop, event, field)
+        if month is not None and month != pending.birth_month:  # as `set_birth_month`
+            pending.birth_month = month
+            changed = True
         pending.sync_version += changed  # as `touch`
         if event.updated_at:
             pending.customer_updated_at = event.updated_at
@@ -83,13 +92,16 @@ def _fast(index: CustomerIndex, sid: str, event: CustomerEvent, now: datetime) -
             return True
         if remember_contact(index.shop, member, event.email, event.phone):
             touch(member, now)
+        record_from_customer(index.shop, member, event, now, field)
         if event.updated_at:
             row.customer_updated_at = event.updated_at
         return True
     if sid in index.absent:
         phone, email = index.hashes(event.email, event.phone)
         if index.can_create(phone, email):
-            index.create(sid, phone, email).customer_updated_at = event.updated_at
+            created = index.create(sid, phone, email)
+            created.customer_updated_at = event.updated_at
+            created.birth_month = month_from(index.shop, event, field)
             return True
     return False
 

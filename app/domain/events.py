@@ -123,6 +123,10 @@ class CustomerEvent:
     email: str | None = None
     phone: str | None = None
     shop_domain: str = ""
+    # The customer metafields the body carried that could hold a birthday, as ("namespace.key", month 1-12,
+    # or None when the value is not a date): only the month leaves the translator; the shop's setting picks
+    # which metafield counts (app/members/birthdays.py). Empty: the body said nothing about a birthday.
+    birth_months: tuple[tuple[str, int | None], ...] = ()
 
     def __post_init__(self) -> None:
         _require_aware("updated_at", self.updated_at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -21,6 +22,9 @@ RANK_BASES = ("spend", "points", "count")
 RANK_WINDOWS = ("rolling_365", "yearly")
 DOWNGRADE_TIMINGS = ("immediate", "next_cycle")
 DOWNGRADE_STEPS = ("reset", "one_tier")
+# A metafield's `namespace.key`: Shopify allows 3-255 characters of letters, digits, - and _ for the namespace
+# and 2-64 for the key (https://shopify.dev/docs/api/admin-graphql/latest/input-objects/MetafieldsSetInput).
+METAFIELD_NAME = re.compile(r"[A-Za-z0-9_-]{3,255}\.[A-Za-z0-9_-]{2,64}")
 
 
 class RulesError(ValueError):
@@ -100,16 +104,27 @@ class ChannelRules:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberRules:
+    """Where member facts kept in Shopify are read from."""
+
+    # The customer metafield holding the birthday (only its month is kept): Shopify's standard definition
+    # `facts.birth_date` by default (https://shopify.dev/docs/apps/build/custom-data/metafields/list-of-standard-definitions),
+    # or a shop's own, such as `custom.birthday`.
+    birthday_metafield: str = "facts.birth_date"
+
+
+@dataclass(frozen=True, slots=True)
 class ShopRules:
     """Everything a merchant can change about points, ranks and channels."""
 
     points: PointRules = field(default_factory=PointRules)
     ranks: RankRules = field(default_factory=RankRules)
     channels: ChannelRules = field(default_factory=ChannelRules)
+    members: MemberRules = field(default_factory=MemberRules)
 
     def validate(self) -> ShopRules:
         """Return self, or raise RulesError naming the first broken field."""
-        p, r, c = self.points, self.ranks, self.channels
+        p, r, c, m = self.points, self.ranks, self.channels, self.members
         _check(Decimal("0") <= p.rate <= Decimal("1"), "points.rate must be between 0 and 1")
         _check(0 <= p.pending_days <= 365, "points.pending_days must be 0..365")
         _check(1 <= p.expiry_days <= 3650, "points.expiry_days must be 1..3650")
@@ -147,6 +162,11 @@ class ShopRules:
         _check(
             all(v in channels for v in c.app_channels.values()), f"channels.app_channels values: {channels}"
         )
+        _check(
+            isinstance(m.birthday_metafield, str)
+            and METAFIELD_NAME.fullmatch(m.birthday_metafield) is not None,
+            "members.birthday_metafield must be namespace.key (letters, digits, - and _)",
+        )
         return self
 
     def to_json(self) -> dict[str, Any]:
@@ -168,7 +188,8 @@ class ShopRules:
             "online_source_names": list(self.channels.online_source_names),
             "app_channels": dict(self.channels.app_channels),
         }
-        return {"points": points, "ranks": ranks, "channels": channels}
+        members = {"birthday_metafield": self.members.birthday_metafield}
+        return {"points": points, "ranks": ranks, "channels": channels, "members": members}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ShopRules:
@@ -193,11 +214,12 @@ class ShopRules:
                 if key in raw_channels:
                     raw_channels[key] = tuple(str(v) for v in raw_channels[key])
             channels = _build(ChannelRules, raw_channels)
+            members = _build(MemberRules, dict(data.get("members") or {}))
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             if isinstance(exc, RulesError):
                 raise
             raise RulesError(f"unreadable rules: {exc}") from exc
-        return cls(points=points, ranks=ranks, channels=channels).validate()
+        return cls(points=points, ranks=ranks, channels=channels, members=members).validate()
 
 
 def _instant(text: str) -> datetime:

@@ -1,13 +1,12 @@
 """Members of many Shopify customers at once: what is stored about a chunk's customers, read in a few
 statements, and the members still missing created in one multi-row insert.
 
-The set-based ingest of orders (app/points/ingest.py) and customers (app/customers/ingest.py) resolve a chunk
-of events against this index instead of one `member_for_customer` call per event. The index answers only the
-cases it can answer exactly as `member_for_customer` would: a stored row, a redacted customer, and a new
+The set-based ingest of orders (app/points/ingest/orders.py) and customers (app/customers/ingest.py) resolve a
+chunk of events against this index instead of one `member_for_customer` call per event. The index answers only
+the cases it can answer exactly as `member_for_customer` would: a stored row, a redacted customer, and a new
 customer that matches no store-only member by phone or email (then a new member is created). Anything else (a
-store member to link, an ambiguous match) goes through `member_for_customer` itself, and after that the
-index no longer trusts its picture of the store-only members (`dirty`).
-"""
+store member to link, an ambiguous match) goes through `member_for_customer` itself, and after that the index
+no longer trusts its picture of the store-only members (`dirty`)."""
 
 from __future__ import annotations
 
@@ -36,6 +35,7 @@ class NewMember:
     phone_hash: str | None
     email_hash: str | None
     customer_updated_at: datetime | None = None
+    birth_month: int | None = None  # from the customer's birthday metafield (app/members/birthdays.py)
     sync_version: int = 2  # created (1), then touched once by the contact details it was created with
     id: int | None = None
 
@@ -155,6 +155,7 @@ class CustomerIndex:
                 "phone_hash": m.phone_hash,
                 "email_hash": m.email_hash,
                 "customer_updated_at": m.customer_updated_at,
+                "birth_month": m.birth_month,
                 "updated_at": now,
             }
             for m, number in zip(pending, numbers, strict=True)

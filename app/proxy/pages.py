@@ -16,6 +16,7 @@ from app.members.identity import member_for_customer
 from app.models.member import Member
 from app.models.types import utcnow
 from app.points.redemption import DEFAULT_VALIDITY, value_of
+from app.proxy import birthday
 from app.proxy.points import history, schedules
 from app.proxy.purchases import purchases
 from app.proxy.redeem import (
@@ -61,18 +62,43 @@ def _cursor(name: str) -> str | None:
     return (request.args.get(name) or "")[:40] or None
 
 
+def _points(ctx: ProxyContext, notice: str | None = None, status: int = 200) -> Response:
+    assert ctx.customer_id is not None
+    member, lang, tz = _member(ctx), language(), ctx.shop.timezone or "Asia/Tokyo"
+    maturing, expiring = schedules(db.session, member, utcnow(), tz, lang)
+    page = history(db.session, member, tz, lang, before=_cursor("before"), after=_cursor("after"))
+    return _page(
+        ctx,
+        "proxy/points.html",
+        "points",
+        status,
+        member=member,
+        maturing=maturing,
+        expiring=expiring,
+        page=page,
+        birth=birthday.block_for(ctx.shop, ctx.customer_id, member, lang),
+        notice=texts(lang)[notice] if notice else None,
+        error=status >= 400,
+    )
+
+
 @bp.get("/points")
 def points_page():
     """Balance, what becomes available and what expires when, and the points history a page at a time."""
     ctx = verified()
     if ctx.customer_id is None:
         return login_page()
-    member, lang, tz = _member(ctx), language(), ctx.shop.timezone or "Asia/Tokyo"
-    maturing, expiring = schedules(db.session, member, utcnow(), tz, lang)
-    page = history(db.session, member, tz, lang, before=_cursor("before"), after=_cursor("after"))
-    return _page(
-        ctx, "proxy/points.html", "points", member=member, maturing=maturing, expiring=expiring, page=page
-    )
+    return _points(ctx)
+
+
+@bp.post("/birth-month")
+def birth_month_submit():
+    """The shopper's birth month, taken once (app/proxy/birthday.py); the points page shows the outcome."""
+    ctx = verified()
+    if ctx.customer_id is None:
+        return login_page()
+    notice, status = birthday.submit(ctx.shop, ctx.customer_id, _member(ctx), request.form, utcnow())
+    return _points(ctx, notice, status)
 
 
 @bp.get("/purchases")

@@ -89,10 +89,12 @@ def customer_event(node: Mapping[str, Any], shop_domain: str) -> CustomerEvent:
     """The normalised customer of one bulk customer row."""
     if not isinstance(node, Mapping):
         raise NormaliseError("bulk row is not an object")
+    birthday = node.get("birthDate")  # the aliased `metafield` of bulk_customers.graphql, null when unset
     body = {
         "id": node.get("id"),
         "email": node.get("email"),
         "phone": node.get("phone"),
         "updated_at": node.get("updatedAt"),
+        "metafields": [birthday] if isinstance(birthday, Mapping) else [],
     }
     return customer_from_rest(body, "create", shop_domain)

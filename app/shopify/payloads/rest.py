@@ -19,6 +19,7 @@ from app.domain.events import (
     PurchaseEvent,
     RefundEvent,
 )
+from app.shopify.payloads.birthdays import birth_months
 
 ZERO = Decimal("0")
 
@@ -234,7 +235,12 @@ def _currency(order: Mapping[str, Any]) -> str:
 
 
 def customer_from_rest(body: Mapping[str, Any], kind: CustomerEventKind, shop_domain: str) -> CustomerEvent:
-    """A `customers/create|update|delete` body (no tags nor consent since API 2025-01)."""
+    """A `customers/create|update|delete` body (no tags nor consent since API 2025-01).
+
+    `metafields` is there only when the subscription asked for their namespaces
+    (https://shopify.dev/docs/api/admin-graphql/latest/input-objects/WebhookSubscriptionInput); the bulk
+    export row carries the birthday the same way (app/shopify/payloads/bulk.py).
+    """
     email = body.get("email")
     phone = body.get("phone")
     return CustomerEvent(
@@ -244,6 +250,7 @@ def customer_from_rest(body: Mapping[str, Any], kind: CustomerEventKind, shop_do
         email=email if isinstance(email, str) and email else None,
         phone=phone if isinstance(phone, str) and phone else None,
         shop_domain=shop_domain,
+        birth_months=birth_months(body.get("metafields")) if kind != "delete" else (),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from app.i18n import catalogue
 from app.models import BackfillJob, InboxEvent, MonthEndClose, Shop
 from app.models.types import utcnow
 from app.points import spending
-from app.shops.rules import load_rules
+from app.shops.rules import load_rules, save_rules
 from tests.integration.admin.factories import history_imported, member, purchase
 
 DEFAULT_FORM = {
@@ -101,6 +102,27 @@ def test_saving_rules_keeps_ranks_until_the_next_evaluation(admin, installed, se
     assert rules.ranks.tiers[1].threshold == 20000 and str(rules.points.rate) == "0.02"
     session.refresh(who)
     assert who.rank == "regular"
+
+
+def test_saving_rules_keeps_what_other_pages_chose(admin, installed, session):
+    """Points for past purchases and the birthday metafield are set elsewhere; the rules form keeps them."""
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    base = load_rules(installed)
+    save_rules(
+        session,
+        installed,
+        replace(
+            base,
+            points=replace(base.points, earn_since=since),
+            members=replace(base.members, birthday_metafield="custom.birthday"),
+        ),
+    )
+    assert admin.post("/settings/rules", {**DEFAULT_FORM, "rate_percent": "2"}).status_code == 200
+    session.refresh(installed)
+    rules = load_rules(installed)
+    assert str(rules.points.rate) == "0.02"
+    assert rules.points.earn_since == since
+    assert rules.members.birthday_metafield == "custom.birthday"
 
 
 def test_month_end_close_freezes_the_csv(admin, installed, session):
