@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.analytics.snapshot import run_scheduled_analytics
+from app.campaigns.jobs import run_reward_code_jobs
 from app.customers import compliance
 from app.customers.events import apply_customer, apply_merge
 from app.customers.retention import purge_expired
@@ -196,6 +197,7 @@ SCHEDULED_JOBS: tuple[Callable[[], object], ...] = (
     push_tick,  # what upkeep and rebuilds just changed reaches the Smaregi register in the same round
     run_scheduled_reports,  # month-end closes and the dashboard's home summaries
     run_scheduled_analytics,  # the analytics page's figures, when the data changed or staff asked
+    run_reward_code_jobs,  # campaign reward codes: created in Shopify, sent by LINE, settled when used
     run_flow_jobs,  # Shopify Flow: members' rank/points/LINE events queued, then sent as Flow triggers
     purge_personal_data,
 )

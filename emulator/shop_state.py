@@ -299,7 +299,7 @@ class ShopState:
         return rec
 
     def _count_discount_use(self, order: dict) -> None:
-        """An order carrying a code created through discountCodeBasicCreate counts as one use of it."""
+        """An order carrying a code the app created (basic or free shipping) counts as one use of it."""
         used = {str(d.get("code", "")).lower() for d in order.get("discount_codes") or []}
         for disc in self.discounts.values():
             if disc["code"].lower() in used:

@@ -1,4 +1,5 @@
-"""Analytics: F2 conversion, repeat rate and frequency, cohort retention, the RFM grid, LTV by channel mix.
+"""Analytics: F2 conversion, repeat rate and frequency, cohort retention, the RFM grid, LTV by channel mix,
+campaigns against their holdout.
 
 The page reads the stored snapshot only; the worker computes it (app/analytics/snapshot.py).
 """
@@ -51,7 +52,22 @@ def _charts(view: AnalyticsView, currency: str) -> dict[str, object]:
         [(t(f"mix.{r.mix}"), r.average, format_money(r.average, currency)) for r in view.ltv],
         label_width=150,
     )
-    return {"f2": f2, "frequency": frequency, "ltv": ltv}
+    return {"f2": f2, "frequency": frequency, "ltv": ltv, "campaigns": _campaign_chart(view, currency)}
+
+
+def _campaign_chart(view: AnalyticsView, currency: str) -> object:
+    """Mean sales per member, treated next to holdout, of the campaigns with enough members in both groups."""
+    rows = [
+        (
+            f"{e.name[:14]} · {t(f'analytics.campaign_{side}')}",
+            group.mean or 0,
+            format_money(group.mean, currency),
+        )
+        for e in view.campaigns
+        if e.enough
+        for side, group in (("treated", e.treated), ("holdout", e.holdout))
+    ]
+    return hbar_chart(t("analytics.campaign_chart"), rows, label_width=190) if rows else None
 
 
 def _channel(channel: str) -> str:

@@ -9,9 +9,8 @@ from zoneinfo import ZoneInfo
 from flask import abort, g, render_template, request
 from sqlalchemy import select
 
-from app.admin import bp
+from app.admin import admin_url, bp
 from app.admin.forms import Form, done, invalid, refused
-from app.admin.nav import admin_url
 from app.dashboard import member_detail, timeline
 from app.extensions import db
 from app.i18n import format_date, format_int, t

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import abort, g, render_template, request
 
-from app.admin import bp
+from app.admin import admin_url, bp
 from app.admin.forms import Form, done, invalid, refused
-from app.admin.nav import admin_url
 from app.customers import card_migration, reviews
 from app.extensions import db
 from app.i18n import format_int, t

@@ -5,17 +5,49 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from app.analytics.campaigns import Effect
 from app.analytics.queries import RETENTION_MONTHS
 from app.analytics.view import AnalyticsView
 
-TABLES = ("f2", "frequency", "cohorts", "rfm", "ltv")
+TABLES = ("f2", "frequency", "cohorts", "rfm", "ltv", "campaigns")
 
 
 def _share(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
+
+
+def _amount(value: float | None) -> str:
+    return "" if value is None else str(Decimal(str(value)).quantize(Decimal("1"), ROUND_HALF_UP))
+
+
+# The campaigns table: the groups, the difference of mean sales with its 95 % interval, the incremental sales
+# (difference x treated members) and the cost of each started campaign (app/analytics/campaigns.py).
+CAMPAIGN_COLUMNS: tuple[tuple[str, Callable[[Effect], Any]], ...] = (
+    ("campaign_id", lambda e: e.campaign_id),
+    ("name", lambda e: e.name),
+    ("kind", lambda e: e.kind),
+    ("reward", lambda e: e.reward),
+    ("treated_members", lambda e: e.treated.members),
+    ("holdout_members", lambda e: e.holdout.members),
+    ("treated_mean_sales", lambda e: _amount(e.treated.mean)),
+    ("holdout_mean_sales", lambda e: _amount(e.holdout.mean)),
+    ("difference", lambda e: _amount(e.difference)),
+    ("difference_low", lambda e: _amount(e.low)),
+    ("difference_high", lambda e: _amount(e.high)),
+    ("treated_conversion", lambda e: _share(e.treated.conversion)),
+    ("holdout_conversion", lambda e: _share(e.holdout.conversion)),
+    ("incremental_sales", lambda e: _amount(e.incremental)),
+    ("incremental_low", lambda e: _amount(e.incremental_low)),
+    ("incremental_high", lambda e: _amount(e.incremental_high)),
+    ("points_cost", lambda e: e.points_cost),
+    ("codes_issued", lambda e: e.codes),
+    ("sales_per_point", lambda e: "" if e.per_point is None else f"{e.per_point:.2f}"),
+    ("windows_open", lambda e: e.open_windows),
+)
 
 
 def rows(view: AnalyticsView, table: str) -> Iterable[list[Any]]:
@@ -48,6 +80,10 @@ def rows(view: AnalyticsView, table: str) -> Iterable[list[Any]]:
         yield ["channel_mix", "buyers", "average_lifetime_net", "median_lifetime_net"]
         for row in view.ltv:
             yield [row.mix, row.members, row.average, row.median]
+    elif table == "campaigns":
+        yield [name for name, _ in CAMPAIGN_COLUMNS]
+        for effect in view.campaigns:
+            yield [cell(effect) for _, cell in CAMPAIGN_COLUMNS]
     else:
         raise KeyError(table)
 

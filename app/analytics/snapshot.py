@@ -13,6 +13,8 @@ net = gross - refunds. A buyer is an active member with at least one counted pur
   lifetime net spend per cell.
 - LTV by channel mix: average and median lifetime net spend of omni, store-only and online-only buyers
   (the channel mix of app/domain/history.py; buyers only in other channels are left out).
+- Campaigns against their holdout: each started campaign's effect on sales over its members' 60-day windows,
+  treated against holdout members (app/analytics/campaigns.py).
 
 When it is computed: when the shop's data changed (the home summary's watermark), when staff ask for it, and
 at least every ANALYTICS_MAX_AGE (recency and complete F2 windows move with the calendar); a large shop at
@@ -30,6 +32,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.analytics.campaigns import campaign_effects, to_json
 from app.analytics.queries import (
     F2_WINDOWS,
     RETENTION_MONTHS,
@@ -64,7 +67,7 @@ def month_key(index: int) -> str:
 
 
 def compute(session: Session, shop: Shop, now: datetime) -> dict[str, Any]:
-    """Every figure of the page, as JSON-ready data (four grouped queries)."""
+    """Every figure of the page, as JSON-ready data (four grouped queries, and a few per started campaign)."""
     sql = Sql(session, shop.timezone, now)
     f2 = {}
     for channel, buyers, *pairs in f2_rows(session, shop, now, sql):
@@ -97,6 +100,7 @@ def compute(session: Session, shop: Shop, now: datetime) -> dict[str, Any]:
         "ltv": ltv,
         "cohort_months": [month_key(i) for i in range(today - COHORT_MONTHS + 1, today + 1)],
         "cohorts": cohorts,
+        "campaigns": [to_json(effect) for effect in campaign_effects(session, shop, now)],
     }
 
 

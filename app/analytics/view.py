@@ -4,13 +4,14 @@ Reading it costs two primary-key reads and the backfill check (no aggregate runs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.analytics.campaigns import Effect, from_json
 from app.analytics.queries import RETENTION_MONTHS
 from app.analytics.rfm import Bucket, app_filter_names, cell_query, frequency_buckets, recency_buckets
 from app.analytics.snapshot import MIXES
@@ -79,6 +80,7 @@ class AnalyticsView:
     ltv: list[LtvRow]
     cohort_channel: str
     cohorts: list[CohortRow]
+    campaigns: list[Effect] = field(default_factory=list)  # started campaigns against their holdout
 
     @property
     def buyers(self) -> int:
@@ -158,6 +160,7 @@ def analytics_view(session: Session, shop: Shop, cohort_channel: str = ALL) -> A
         ltv=ltv,
         cohort_channel=channel,
         cohorts=_cohorts(data, channel),
+        campaigns=[from_json(row) for row in data.get("campaigns", [])],
     )
 
 

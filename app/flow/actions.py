@@ -1,4 +1,4 @@
-"""Flow actions: grant points and set a rank floor, each applied once per action run.
+"""Flow actions: grant points, set a rank floor, issue a campaign's reward code; each once per action run.
 
 Flow sends `shopify_domain`, `action_run_id`, `handle` and the action's `properties` (the customer reference
 as `customer_id`) and retries a run it is unsure of with the same `action_run_id`
@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.campaigns.codes import CampaignRefused, issue
 from app.flow import catalog
 from app.members.records import active_member, by_shopify_id
 from app.models.integrations import FlowActionRun
@@ -59,6 +60,8 @@ def apply_action(session: Session, handle: str, body: Any, now: datetime) -> str
     member = _member(session, shop, properties.get(catalog.CUSTOMER_KEY))
     if handle == catalog.GRANT_POINTS:
         points, reason = _grant_input(properties)
+    elif handle == catalog.ISSUE_REWARD_CODE:
+        campaign_id = _campaign_input(properties)
     else:
         rank, expires_at = _floor_input(shop, properties, now)
     try:
@@ -72,6 +75,13 @@ def apply_action(session: Session, handle: str, body: Any, now: datetime) -> str
         adjust(
             session, member, points, reason=reason, source_id=f"flow:{run_id}", now=now, actor="Shopify Flow"
         )
+    elif handle == catalog.ISSUE_REWARD_CODE:
+        # The award is granted here; the worker's reward-code job creates the code in Shopify and delivers it.
+        try:
+            issue(session, shop, campaign_id, member, f"flow:{run_id}", now)
+        except CampaignRefused as exc:
+            status = 404 if exc.code == "unknown_campaign" else 422
+            raise ActionRefused(status, exc.code) from None
     else:
         try:
             set_rank_floor(session, shop, member, rank, expires_at, now)
@@ -116,6 +126,15 @@ def _grant_input(properties: dict[str, Any]) -> tuple[int, str]:
     if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
         raise ActionRefused(422, "bad_reason")
     return points, reason.strip()
+
+
+def _campaign_input(properties: dict[str, Any]) -> int:
+    value = properties.get("campaign-id")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        raise ActionRefused(422, "bad_campaign_id")
+    return value
 
 
 def _floor_input(shop: Shop, properties: dict[str, Any], now: datetime) -> tuple[str, datetime | None]:

@@ -15,9 +15,11 @@ RANK_CHANGED = "rank-changed"
 POINTS_EARNED = "points-earned"
 POINTS_EXPIRING = "points-expiring"
 LINE_LINKED = "line-linked"
+CAMPAIGN_REWARD_ISSUED = "campaign-reward-issued"
 
 GRANT_POINTS = "grant-points"
 SET_RANK_FLOOR = "set-rank-floor"
+ISSUE_REWARD_CODE = "issue-reward-code"
 
 CUSTOMER_KEY = "customer_id"
 
@@ -27,10 +29,16 @@ TRIGGERS: dict[str, dict[str, str]] = {
     POINTS_EARNED: {"points": "number_integer", "order id": "single_line_text_field"},
     POINTS_EXPIRING: {"points": "number_integer", "expires on": "date"},
     LINE_LINKED: {},
+    CAMPAIGN_REWARD_ISSUED: {
+        "campaign": "single_line_text_field",
+        "points": "number_integer",
+        "code": "single_line_text_field",
+    },
 }
 ACTIONS: dict[str, dict[str, str]] = {
     GRANT_POINTS: {"points": "number_integer", "reason": "single_line_text_field"},
     SET_RANK_FLOOR: {"rank-handle": "single_line_text_field", "until": "date"},
+    ISSUE_REWARD_CODE: {"campaign-id": "number_integer"},
 }
 
 
@@ -53,3 +61,8 @@ def points_expiring(customer: str, points: int, expires_on: date) -> dict[str, A
 
 def line_linked(customer: str) -> dict[str, Any]:
     return customer_ref(customer)
+
+
+def campaign_reward_issued(customer: str, campaign: str, points: int, code: str | None) -> dict[str, Any]:
+    """A campaign rewarded the member: its points, or its discount code (empty for a points reward)."""
+    return {**customer_ref(customer), "campaign": campaign, "points": points, "code": code or ""}

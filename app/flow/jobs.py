@@ -1,4 +1,5 @@
-"""The worker's Flow job: watch members for events, announce expiring points, drain the trigger outbox."""
+"""The worker's Flow job: watch members and campaign awards for events, announce expiring points, drain the
+trigger outbox."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.flow.outbox import drain
+from app.flow.rewards import notice_awards
 from app.flow.watch import notice_expiring, watch_changes
 from app.models.integrations import FlowTrigger, FlowTriggerStatus
 from app.models.shop import Shop, ShopStatus
@@ -37,6 +39,7 @@ def flow_tick(shop: Shop, now: datetime, days: int) -> dict[str, int]:
     """One shop: queue what changed, then send what is due (the Admin API only when something is)."""
     session = db.session
     watch_changes(session, shop, now)
+    notice_awards(session, shop, now)
     if days > 0:
         notice_expiring(session, shop, now, days)
     pending = session.scalar(

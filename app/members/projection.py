@@ -24,11 +24,13 @@ from app.members.records import refunds_by_purchase, to_fact
 from app.models.ledger import PointLot
 from app.models.member import Member
 from app.models.purchase import Purchase
+from app.models.rewards import CampaignAward
 from app.models.shop import Shop
 from app.shopify.ids import customer_gid
 from app.shops.rules import load_rules
 
 DEFAULT_TAG_PREFIX = "tsunagu:"
+REWARD_TAG = "reward"
 EXPIRY_KEY = "points_expire_at"
 # The opt-in mirror: the scalar member fields in a merchant-owned namespace, which every app with
 # read_customers can read (the app-owned `$app` ones are merchant_read: "No other apps have access",
@@ -64,12 +66,28 @@ def tag_prefix(shop: Shop) -> str:
     return str(prefix) if prefix else DEFAULT_TAG_PREFIX
 
 
-def desired_tags(prefix: str, rank: str, channel_mix: str | None) -> frozenset[str]:
-    """Tags for tools that read only tags (Klaviyo, LINE CRMs): the rank and the channel mix."""
+def desired_tags(prefix: str, rank: str, channel_mix: str | None, reward: bool = False) -> frozenset[str]:
+    """Tags for tools that read only tags (Klaviyo, LINE CRMs): the rank, the channel mix, and `reward`
+    while the member holds an open campaign reward code (a Klaviyo flow can send it, then the tag goes)."""
     tags = {f"{prefix}rank-{rank}"}
     if channel_mix and channel_mix != "none":
         tags.add(f"{prefix}{channel_mix.replace('_', '-')}")
+    if reward:
+        tags.add(f"{prefix}{REWARD_TAG}")
     return frozenset(tags)
+
+
+def reward_holders(session: Session, member_ids: Sequence[int], now: datetime) -> set[int]:
+    """Members with an active, unexpired reward code (app/campaigns/codes.py keeps the status)."""
+    return set(
+        session.scalars(
+            select(CampaignAward.member_id).where(
+                CampaignAward.member_id.in_(member_ids),
+                CampaignAward.code_status == "active",
+                CampaignAward.code_expires_at > now,
+            )
+        )
+    )
 
 
 def points_expire_at(member: Member, lots: Sequence[PointLot], rules: ShopRules) -> datetime | None:
@@ -138,6 +156,7 @@ def project(session: Session, shop: Shop, members: Sequence[Member], now: dateti
     rules = load_rules(shop)
     prefix = tag_prefix(shop)
     mirror = mirror_enabled(shop)
+    holders = reward_holders(session, ids, now)
     out: dict[int, Projection] = {}
     for m in linked:
         snapshot = MemberSnapshot(
@@ -160,7 +179,7 @@ def project(session: Session, shop: Shop, members: Sequence[Member], now: dateti
             customer_gid=customer_gid(m.shopify_customer_id or ""),
             version=m.sync_version,
             metafields=values,
-            tags=desired_tags(prefix, m.rank, values["channel_mix"].value),
+            tags=desired_tags(prefix, m.rank, values["channel_mix"].value, m.id in holders),
         )
     return out
 

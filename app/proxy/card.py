@@ -1,4 +1,5 @@
-"""What the member card shows: number, rank, points (available, pending, expiring soon), store purchases."""
+"""What the member card shows: number, rank, points (available, pending, expiring soon), reward codes, store
+purchases."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from app.campaigns.codes import active_codes, label
 from app.domain.channels import STORE_CHANNELS
 from app.i18n import format_date, format_money
 from app.members.projection import points_expire_at, points_expiring_by
@@ -34,6 +36,15 @@ class StorePurchase:
 
 
 @dataclass(frozen=True, slots=True)
+class RewardCode:
+    """An open campaign reward code: the code, what it gives, and its last day."""
+
+    code: str
+    reward: str
+    until: str
+
+
+@dataclass(frozen=True, slots=True)
 class CardView:
     """Everything the card template renders."""
 
@@ -44,6 +55,7 @@ class CardView:
     expiring_points: int
     expiring_on: str | None
     store_purchases: list[StorePurchase]
+    reward_codes: list[RewardCode]
 
 
 def expiring(session: Session, shop: Shop, member: Member, now: datetime) -> tuple[int, datetime | None]:
@@ -74,6 +86,14 @@ def card_view(session: Session, shop: Shop, member: Member, now: datetime, local
         )
         for f in facts[:PURCHASES_SHOWN]
     ]
+    codes = [
+        RewardCode(
+            code=str(award.code),
+            reward=label(campaign, shop.currency or "JPY", locale),
+            until=format_date(award.code_expires_at, tz, locale),
+        )
+        for award, campaign in active_codes(session, member, now)
+    ]
     return CardView(
         member_number=member.member_number,
         rank=member.rank,
@@ -82,4 +102,5 @@ def card_view(session: Session, shop: Shop, member: Member, now: datetime, local
         expiring_points=points,
         expiring_on=format_date(expires_on, tz, locale) if expires_on else None,
         store_purchases=purchases,
+        reward_codes=codes,
     )

@@ -1,4 +1,10 @@
-"""discountCodeBasicCreate: single-use codes for one customer (a reward the app hands out)."""
+"""discountCodeBasicCreate and discountCodeFreeShippingCreate: single-use codes for one customer.
+
+Both validate their input alike: required title, code and startsAt, a code unique in the shop (TAKEN), known
+customers; the free-shipping one needs no customerGets.
+https://shopify.dev/docs/api/admin-graphql/latest/mutations/discountCodeBasicCreate
+https://shopify.dev/docs/api/admin-graphql/latest/mutations/discountCodeFreeShippingCreate
+"""
 
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ def _status(ctx: RequestContext, disc: dict) -> str:
 
 
 def discount_node(ctx: RequestContext, disc: dict) -> dict:
-    """A DiscountCodeNode wrapping a DiscountCodeBasic."""
+    """A DiscountCodeNode wrapping a DiscountCodeBasic or a DiscountCodeFreeShipping."""
     code_node = {
         "__typename": "DiscountRedeemCode",
         "id": gid("DiscountRedeemCode", disc["id"]),
@@ -31,7 +37,7 @@ def discount_node(ctx: RequestContext, disc: dict) -> dict:
         "asyncUsageCount": disc["usage_count"],
     }
     basic = {
-        "__typename": "DiscountCodeBasic",
+        "__typename": disc.get("typename", "DiscountCodeBasic"),
         "title": disc["title"],
         "status": lambda _info: _status(ctx, disc),
         "startsAt": disc["starts_at"],
@@ -51,23 +57,14 @@ def discount_node(ctx: RequestContext, disc: dict) -> dict:
     }
 
 
-def _err(field: list[str], message: str, code: str) -> dict:
-    return {"field": ["basicCodeDiscount", *field], "message": message, "code": code, "extraInfo": None}
+def _err(field: list[str], message: str, code: str, arg: str = "basicCodeDiscount") -> dict:
+    return {"field": [arg, *field], "message": message, "code": code, "extraInfo": None}
 
 
 def resolve_discount_code_basic_create(ctx: RequestContext, info, basicCodeDiscount: dict) -> dict:
     """Validate the input like Shopify (required fields, unique code, known customers), then store it."""
-    shop = ctx.shop
     data = basicCodeDiscount
     errors = []
-    for name in ("title", "code", "startsAt"):
-        if not data.get(name):
-            errors.append(_err([name], f"{name[0].upper()}{name[1:]} can't be blank", "BLANK"))
-    code = (data.get("code") or "").strip()
-    if len(code) > CODE_MAX:
-        errors.append(_err(["code"], f"Code is too long (maximum is {CODE_MAX} characters)", "TOO_LONG"))
-    if code and any(d["code"].lower() == code.lower() for d in shop.discounts.values()):
-        errors.append(_err(["code"], "Code must be unique. Please try a different code.", "TAKEN"))
     gets = data.get("customerGets") or {}
     value = gets.get("value") or {}
     if not gets or not value or not gets.get("items"):
@@ -81,14 +78,42 @@ def resolve_discount_code_basic_create(ctx: RequestContext, info, basicCodeDisco
                 "VALUE_OUTSIDE_RANGE",
             )
         )
+    return _create(ctx, data, errors, "basicCodeDiscount", "DiscountCodeBasic", value)
+
+
+def resolve_discount_code_free_shipping_create(
+    ctx: RequestContext, info, freeShippingCodeDiscount: dict
+) -> dict:
+    """The same checks for a free-shipping code; `destination` defaults to every country, as in the admin."""
+    data = freeShippingCodeDiscount
+    arg = "freeShippingCodeDiscount"
+    errors = []
+    destination = data.get("destination") or {"all": True}
+    if not destination.get("all") and not (destination.get("countries") or {}).get("add"):
+        errors.append(_err(["destination"], "Destination can't be blank", "BLANK", arg))
+    return _create(ctx, data, errors, arg, "DiscountCodeFreeShipping", {"destination": destination})
+
+
+def _create(ctx: RequestContext, data: dict, errors: list, arg: str, typename: str, value: dict) -> dict:
+    shop = ctx.shop
+    for name in ("title", "code", "startsAt"):
+        if not data.get(name):
+            errors.append(_err([name], f"{name[0].upper()}{name[1:]} can't be blank", "BLANK", arg))
+    code = (data.get("code") or "").strip()
+    if len(code) > CODE_MAX:
+        errors.append(_err(["code"], f"Code is too long (maximum is {CODE_MAX} characters)", "TOO_LONG", arg))
+    if code and any(d["code"].lower() == code.lower() for d in shop.discounts.values()):
+        errors.append(_err(["code"], "Code must be unique. Please try a different code.", "TAKEN", arg))
     context = data.get("context") or data.get("customerSelection")
     if not context:
-        errors.append(_err(["context"], "Context can't be blank", "BLANK"))
+        errors.append(_err(["context"], "Context can't be blank", "BLANK", arg))
     customer_ids: list[int] = []
     for raw in ((context or {}).get("customers") or {}).get("add") or []:
         cid = parse_gid(raw, "Customer")
         if cid is None or cid not in shop.customers:
-            errors.append(_err(["context", "customers", "add"], f"Customer {raw} does not exist", "INVALID"))
+            errors.append(
+                _err(["context", "customers", "add"], f"Customer {raw} does not exist", "INVALID", arg)
+            )
         else:
             customer_ids.append(cid)
     if errors:
@@ -96,6 +121,7 @@ def resolve_discount_code_basic_create(ctx: RequestContext, info, basicCodeDisco
     did = shop.next_id("DiscountCodeNode")
     disc: dict[str, Any] = {
         "id": did,
+        "typename": typename,
         "title": data["title"],
         "code": code,
         "starts_at": data["startsAt"],

@@ -54,6 +54,7 @@ MUTATION_RESOLVERS: dict[str, Resolver] = {
     "segmentDelete": segments.resolve_segment_delete,
     "customerSegmentMembersQueryCreate": segments.resolve_members_query_create,
     "discountCodeBasicCreate": discounts.resolve_discount_code_basic_create,
+    "discountCodeFreeShippingCreate": discounts.resolve_discount_code_free_shipping_create,
     "bulkOperationRunQuery": bulk.resolve_bulk_run_query,
     "bulkOperationCancel": bulk.resolve_bulk_cancel,
     "appUninstall": app.resolve_app_uninstall,

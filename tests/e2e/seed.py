@@ -8,6 +8,8 @@ member services, as a webhook would, so the dashboard shows what production woul
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
 
 from flask import Flask
 from sqlalchemy import select
@@ -15,12 +17,14 @@ from sqlalchemy import select
 from app.customers.events import apply_customer
 from app.extensions import db
 from app.models import Shop
+from app.models.types import utcnow
 from app.points.purchases import apply_purchase, apply_refund
 from app.shopify.payloads.rest import customer_from_rest, order_from_rest, refund_from_rest
 from emulator.demo_data import DemoSpec, iter_customers, iter_events
 from emulator.demo_orders import JST
 
 COMMIT_EVERY = 200
+WEEKEND_CAMPAIGN = "週末ポイント2倍（店舗・オンライン）"
 
 
 def demo_spec(customers: int) -> DemoSpec:
@@ -65,4 +69,27 @@ def seed(app: Flask, domain: str, spec: DemoSpec) -> Seeded:
             if n % COMMIT_EVERY == 0:
                 db.session.commit()
         db.session.commit()
+        seed_campaigns(shop)
         return Seeded(shop.id, customers, orders, refunds)
+
+
+def seed_campaigns(shop: Shop) -> None:
+    """A weekend 2x multiplier started a month ago (10% holdout), and a birthday bonus still in draft."""
+    from app.campaigns import store
+    from app.points.engine import rebuild_members
+
+    now = utcnow()
+    began = now - timedelta(days=30)
+    weekend = store.Settings(
+        name=WEEKEND_CAMPAIGN, kind="multiplier", starts_at=began, multiplier=Decimal(2),
+        weekdays=(5, 6), holdout_pct=10, budget=200_000,
+    )  # fmt: skip
+    running = store.create(db.session, shop, weekend, began)
+    store.start(db.session, shop, running, began)
+    # What the worker's daily round does for a running campaign: replay the members it concerns by now.
+    rebuild_members(db.session, shop, store.members_to_revisit(db.session, shop, running, now), now)
+    birthday = store.Settings(
+        name="誕生月ボーナス", kind="birthday_month", starts_at=now, bonus_points=500, bonus_expiry_days=60
+    )
+    store.create(db.session, shop, birthday, now)
+    db.session.commit()

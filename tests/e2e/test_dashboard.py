@@ -14,6 +14,7 @@ from app.domain.identity import normalise_phone
 from app.i18n import catalogue
 from emulator.demo_data import iter_customers
 from tests.e2e.conftest import ARTIFACTS, SHOP, shot
+from tests.e2e.seed import WEEKEND_CAMPAIGN
 
 pytestmark = pytest.mark.e2e
 
@@ -24,6 +25,8 @@ PAGES = [
     ("admin.sync_health", "nav.sync", "sync"),
     ("admin.backfill", "nav.backfill", "backfill"),
     ("admin.reports", "nav.reports", "reports"),
+    ("admin.analytics_page", "nav.analytics", "analytics"),
+    ("admin.campaigns", "nav.campaigns", "campaigns"),
 ]
 TITLES = {
     "members": "members.title",
@@ -32,6 +35,8 @@ TITLES = {
     "sync": "sync.title",
     "backfill": "backfill.title",
     "reports": "reports.title",
+    "analytics": "analytics.title",
+    "campaigns": "campaigns.title",
 }
 
 
@@ -65,11 +70,13 @@ def wait_heading(frame, text: str):
 
 
 def worker_round(stack) -> None:
-    """What the worker's scheduled round does for the dashboard (queued jobs, summaries), in-process."""
+    """What the worker's scheduled round does for the dashboard (queued jobs, summaries, analytics)."""
+    from app.analytics.snapshot import run_scheduled_analytics
     from app.dashboard.jobs import run_scheduled_reports
 
     with stack.flask_app.app_context():
         run_scheduled_reports()
+        run_scheduled_analytics()
 
 
 @pytest.mark.parametrize("locale", ["ja", "en"])
@@ -271,3 +278,36 @@ def test_backfill_progress_updates_without_reload(page, stack):
     frame.locator("[data-job=orders][data-status='done']").wait_for(timeout=15_000)
     assert en["backfill.status.done"] in frame.locator("[data-job=orders]").inner_text()
     shot(page, "backfill-done-en")
+
+
+@pytest.mark.parametrize("locale", ["ja", "en"])
+def test_campaigns_validate_show_results_and_preview(page, stack, locale):
+    from app.extensions import db
+    from app.models import Campaign
+
+    messages = catalogue(locale)
+    frame = open_app(page, stack, locale, "campaigns")
+    assert frame.locator("table[data-table=campaigns] tbody tr").count() >= 2
+    # A multiplier of 1 is no campaign: refused beside the field, in the page's language.
+    form = frame.locator("#new-campaign-form")
+    form.locator("#cp-name").fill("2x")
+    form.locator("#cp-multiplier").fill("1")
+    form.locator("button[type=submit]").click()
+    form.locator("[data-error-for=multiplier]").filter(
+        has_text=messages["form.min"].format(min="1.01")
+    ).wait_for()
+    shot(page, f"campaigns-validation-{locale}")
+
+    frame.locator("table[data-table=campaigns] a", has_text=WEEKEND_CAMPAIGN).click()
+    frame = wait_heading(frame, messages["campaigns.detail_title"].format(name=WEEKEND_CAMPAIGN))
+    assert int(frame.locator("[data-kpi=reached] dd").inner_text().replace(",", "")) > 0
+    frame.locator("#campaign-preview-form button[data-action=preview]").click()
+    frame.locator("[data-preview]").wait_for()
+    shot(page, f"campaign-{locale}")
+    with stack.flask_app.app_context():
+        draft = db.session.scalar(select(Campaign).where(Campaign.status == "draft").order_by(Campaign.id))
+    frame = open_app(page, stack, locale, f"campaigns/{draft.id}")
+    assert heading(frame) == messages["campaigns.detail_title"].format(name=draft.name)
+    frame.locator("#campaign-edit-form").wait_for()
+    shot(page, f"campaign-draft-{locale}")
+    assert page.js_errors == []

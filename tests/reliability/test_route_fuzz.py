@@ -25,7 +25,10 @@ FIELDS = [  # names the dashboard, proxy and install forms read, plus strangers
     "expiry_days", "expiry_mode", "handle", "key", "key2", "member_id", "name", "negative_policy",
     "other_id", "pending_days", "period", "points", "rank", "rate_percent", "reason", "tiers", "value1",
     "window", "q", "locale", "lang", "shop", "card_number", "phone", "path_prefix", "code", "state", "hmac",
-    "timestamp", "host", "id_token", "signature", "logged_in_customer_id", "embedded", "zzz",
+    "timestamp", "host", "id_token", "signature", "logged_in_customer_id", "embedded", "month", "token",
+    "kind", "starts_at", "ends_at", "multiplier", "bonus_points", "lapse_days", "reward", "code_kind",
+    "code_value", "code_valid_days", "budget", "holdout_pct", "weekdays", "channels",
+    "zzz",
 ]  # fmt: skip
 ODD = ["", "0", "-1", "1e309", "NaN", "2026-02-30", "9" * 40, "null", "[]", "{}", "%00", "../.."]
 INT32_MAX = 2**31 - 1  # the id columns are INTEGER on PostgreSQL

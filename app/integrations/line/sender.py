@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.http_client import http_client
+from app.i18n import format_date, format_money, translate
 from app.integrations.line.client import LineSendError, messaging_api, push_text
 from app.integrations.secrets import unseal
 from app.models.integrations import LineConnection, LineLink, LineMessage, MessageStatus
+from app.models.member import Member
 from app.models.purchase import Purchase
+from app.models.rewards import Campaign, CampaignAward
+from app.models.shop import Shop
 from app.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -32,16 +38,61 @@ DEFAULT_TEXT = {
         "ja": "LINEと会員証の連携が完了しました。配信を止めるには「停止」と送ってください。",
         "en": "Your LINE account is now linked to your member card. Send STOP to stop messages.",
     },
+    # {codes}: one line per reward code that became usable that day (REWARD_LINE).
+    "reward_code": {
+        "ja": "{store}から特典クーポンをお届けします。\n{codes}\nお会計時にコードを入力してください。",
+        "en": "A reward from {store}:\n{codes}\nEnter the code at checkout.",
+    },
 }
+REWARD_LINE = {"ja": "{reward}：{code}（{until}まで）", "en": "{reward}: {code} (until {until})"}
 STORE_FALLBACK = {"ja": "当店", "en": "our store"}
 
 
-def message_text(connection: LineConnection, kind: str, language: str, store_name: str | None) -> str:
-    """The merchant's text for this kind and language (or ours), with {store} filled in."""
+def message_text(
+    connection: LineConnection, kind: str, language: str, store_name: str | None, codes: str = ""
+) -> str:
+    """The merchant's text for this kind and language (or ours), with {store} (and {codes}) filled in."""
     lang = language if language in ("ja", "en") else "ja"
     custom = (connection.messages or {}).get(kind, {}) if isinstance(connection.messages, dict) else {}
     template = (custom.get(lang) if isinstance(custom, dict) else None) or DEFAULT_TEXT[kind][lang]
-    return template.replace("{store}", store_name or STORE_FALLBACK[lang])[:5000]  # LINE's text limit
+    text = template.replace("{store}", store_name or STORE_FALLBACK[lang]).replace("{codes}", codes)
+    return text[:5000]  # LINE's text limit
+
+
+def reward_codes_text(session: Session, message: LineMessage, language: str, now: datetime) -> str:
+    """The reward codes that became usable on the message's day and are still open, one line each."""
+    lang = language if language in ("ja", "en") else "ja"
+    shop = session.get(Shop, message.shop_id)
+    tz = (shop.timezone if shop else None) or "Asia/Tokyo"
+    start = datetime.combine(message.visit_date, time.min, tzinfo=ZoneInfo(tz))
+    rows = session.execute(
+        select(CampaignAward, Campaign)
+        .join(Campaign, Campaign.id == CampaignAward.campaign_id)
+        .join(Member, Member.id == CampaignAward.member_id)
+        .where(
+            CampaignAward.shop_id == message.shop_id,
+            Member.shopify_customer_id == message.shopify_customer_id,
+            CampaignAward.code_status == "active",
+            CampaignAward.code_expires_at > now,
+            CampaignAward.updated_at >= start,
+            CampaignAward.updated_at < start + timedelta(days=1),
+        )
+        .order_by(CampaignAward.id)
+    ).all()
+    lines = []
+    for award, campaign in rows:
+        value = campaign.code_value or Decimal(0)
+        if campaign.code_kind == "free_shipping":
+            reward = translate("reward.free_shipping", lang)
+        elif campaign.code_kind == "percentage":
+            reward = translate("reward.percent_off", lang, percent=f"{value.normalize():f}")
+        else:
+            reward = translate(
+                "reward.amount_off", lang, amount=format_money(value, shop.currency if shop else "JPY", lang)
+            )
+        until = format_date(award.code_expires_at, tz, lang)
+        lines.append(REWARD_LINE[lang].format(reward=reward, code=award.code, until=until))
+    return "\n".join(lines)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -105,10 +156,14 @@ def _send_one(session: Session, message: LineMessage, now: datetime, http: httpx
         message.status = MessageStatus.SKIPPED
         message.last_error = "opted out" if link is not None and link.opted_out_at else "not linked"
         return "skipped"
+    codes = reward_codes_text(session, message, link.language, now) if message.kind == "reward_code" else ""
+    if message.kind == "reward_code" and not codes:
+        message.status, message.last_error = MessageStatus.SKIPPED, "no open reward code"
+        return "skipped"
     message.attempts += 1
     try:
         token = unseal(connection.shop_id, "line_access_token", connection.access_token_enc)
-        text = message_text(connection, message.kind, link.language, _store_name(session, message))
+        text = message_text(connection, message.kind, link.language, _store_name(session, message), codes)
         push_text(messaging_api(token, http), link.line_user_id, text, message.retry_key)
     except LineSendError as exc:
         message.last_error = str(exc)

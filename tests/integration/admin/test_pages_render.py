@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-PAGES = ["/", "/members", "/segments", "/settings/rules", "/sync", "/backfill", "/reports"]
+PAGES = ["/", "/members", "/segments", "/settings/rules", "/sync", "/backfill", "/reports", "/campaigns"]
 
 
 @pytest.mark.parametrize("locale", ["ja", "en"])

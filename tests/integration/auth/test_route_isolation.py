@@ -20,6 +20,7 @@ from app.config import load_settings
 from app.extensions import db
 from app.models import Shop, ShopSyncStatus
 from app.models.member import Member
+from app.models.rewards import Campaign
 from app.models.types import utcnow
 from app.shopify.tokens import TokenGrant, store_grant
 from tests.conftest import TEST_ENV
@@ -46,6 +47,7 @@ PUBLIC = {
     "proxy.purchases_page": "app proxy: signature + logged-in customer (app/proxy)",
     "proxy.redeem_page": "app proxy: signature + logged-in customer (app/proxy)",
     "proxy.redeem_submit": "app proxy: signature + logged-in customer + signed confirmation (app/proxy)",
+    "proxy.birth_month_submit": "app proxy: signature + logged-in customer + signed form token (app/proxy)",
 }
 # Public routes that may answer 2xx/3xx to an unsigned request because they expose nothing.
 OPEN_WITHOUT_SIGNATURE = {
@@ -101,6 +103,7 @@ def shop_b(session):
     )
     session.add(ShopSyncStatus(shop_id=shop.id, api_available=1234))
     session.add(Member(shop_id=shop.id, shopify_customer_id=B_CUSTOMER, member_number=B_MEMBER_NUMBER))
+    session.add(Campaign(shop_id=shop.id, name=B_NAME, kind="lapsing", lapse_days=90, starts_at=utcnow()))
     session.commit()
     return shop
 

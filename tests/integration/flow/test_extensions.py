@@ -66,6 +66,7 @@ def test_payload_builders_fill_every_declared_field():
         catalog.POINTS_EARNED: catalog.points_earned("7", 10, "1001"),
         catalog.POINTS_EXPIRING: catalog.points_expiring("7", 10, date(2026, 1, 31)),
         catalog.LINE_LINKED: catalog.line_linked("7"),
+        catalog.CAMPAIGN_REWARD_ISSUED: catalog.campaign_reward_issued("7", "Welcome back", 0, "TSU-ABC"),
     }
     for handle, payload in built.items():
         assert set(payload) == {catalog.CUSTOMER_KEY, *catalog.TRIGGERS[handle]}
