@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.domain.campaigns import KINDS, MAX_HOLDOUT_PCT, MAX_MULTIPLIER, PURCHASE_KINDS, REWARDS
+from app.domain.campaigns import KINDS, MAX_HOLDOUT_PCT, MAX_MULTIPLIER, REWARDS
 from app.domain.channels import CHANNELS
-from app.models.member import Member, MemberStatus
 from app.models.purchase import Purchase
 from app.models.rewards import Campaign, CampaignStatus
 from app.models.shop import Shop
+from app.points.campaigns import members_concerned, rule_of
 from app.points.history import schedule_rebuild
 from app.shops.locations import cached_names
 from app.shops.rules import load_rules
@@ -332,22 +332,4 @@ def members_to_revisit(session: Session, shop: Shop, campaign: Campaign, now: da
     Purchase kinds: members with a purchase made since the start (event time, up to the end). Birthday:
     members whose birth month is known. Lapsing: members whose last purchase is older than `lapse_days`.
     """
-    query = select(Member.id).where(Member.shop_id == shop.id, Member.status == MemberStatus.ACTIVE)
-    if campaign.kind in PURCHASE_KINDS:
-        bought = select(Purchase.id).where(
-            Purchase.member_id == Member.id,
-            Purchase.shop_id == shop.id,
-            Purchase.processed_at >= campaign.starts_at,
-            Purchase.processed_at <= now,
-        )
-        end = min((at for at in (campaign.ends_at, campaign.stopped_at) if at is not None), default=None)
-        if end is not None:
-            bought = bought.where(Purchase.processed_at < end)
-        query = query.where(bought.exists())
-    elif campaign.kind == "birthday_month":
-        query = query.where(Member.birth_month.is_not(None))
-    elif campaign.kind == "lapsing" and campaign.lapse_days:
-        query = query.where(Member.last_earning_at < now - timedelta(days=campaign.lapse_days))
-    else:
-        return []
-    return list(session.scalars(query.order_by(Member.id)))
+    return members_concerned(session, shop.id, rule_of(campaign), now)

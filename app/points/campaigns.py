@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.domain.campaigns import CampaignRule, Found, Occasion, Sale, in_holdout, occasions
+from app.domain.campaigns import PURCHASE_KINDS, CampaignRule, Found, Occasion, Sale, in_holdout, occasions
 from app.domain.replay import BonusIn, PurchaseIn, earning_terms
 from app.models.member import Member, MemberStatus
 from app.models.purchase import Purchase
@@ -264,25 +264,27 @@ def preview_period(campaign: Campaign, now: datetime) -> tuple[datetime, datetim
     return now - length, now
 
 
-def _candidates(session: Session, shop_id: int, rule: CampaignRule) -> list[int]:
-    """Members the rule could concern in the period: a purchase in it, a birth month, or gone quiet."""
-    active = (Member.shop_id == shop_id, Member.status == MemberStatus.ACTIVE)
+def members_concerned(session: Session, shop_id: int, rule: CampaignRule, until: datetime) -> list[int]:
+    """Active members the rule could concern up to `until`, in id order: a purchase in its period (up to
+    `until`), a known birth month, or a last purchase `lapse_days` before `until`."""
+    stmt = select(Member.id).where(Member.shop_id == shop_id, Member.status == MemberStatus.ACTIVE)
     if rule.kind == "birthday_month":
-        stmt = select(Member.id).where(*active, Member.birth_month.is_not(None))
-    elif rule.kind == "lapsing":
-        quiet_since = (rule.ends_at or rule.starts_at) - timedelta(days=rule.lapse_days)
-        stmt = select(Member.id).where(*active, Member.last_earning_at < quiet_since)
-    else:
-        window = [Purchase.processed_at >= rule.starts_at]
-        if rule.ends_at is not None:
-            window.append(Purchase.processed_at < rule.ends_at)
-        stmt = (
-            select(Purchase.member_id)
-            .join(Member, Member.id == Purchase.member_id)
-            .where(*active, Purchase.shop_id == shop_id, *window)
-            .distinct()
+        stmt = stmt.where(Member.birth_month.is_not(None))
+    elif rule.kind == "lapsing" and rule.lapse_days:
+        stmt = stmt.where(Member.last_earning_at < until - timedelta(days=rule.lapse_days))
+    elif rule.kind in PURCHASE_KINDS:
+        bought = select(Purchase.id).where(
+            Purchase.member_id == Member.id,
+            Purchase.shop_id == shop_id,
+            Purchase.processed_at >= rule.starts_at,
+            Purchase.processed_at <= until,
         )
-    return sorted(i for i in session.scalars(stmt) if i is not None)
+        if rule.ends_at is not None:
+            bought = bought.where(Purchase.processed_at < rule.ends_at)
+        stmt = stmt.where(bought.exists())
+    else:
+        return []
+    return list(session.scalars(stmt.order_by(Member.id)))
 
 
 def preview(session: Session, shop: Shop, campaign: Campaign, now: datetime) -> CampaignPreview:
@@ -295,7 +297,7 @@ def preview(session: Session, shop: Shop, campaign: Campaign, now: datetime) -> 
     rules = load_rules(shop)
     numbers: dict[int, str] = {}
     found: list[tuple[Occasion, int]] = []
-    ids = _candidates(session, shop.id, rule)
+    ids = members_concerned(session, shop.id, rule, end)
     for offset in range(0, len(ids), CHUNK):
         chunk = ids[offset : offset + CHUNK]
         histories = load_histories(session, chunk)
