@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from app.domain.campaigns import proportional
+from app.domain.history import PurchaseFact
 from app.domain.lots import Book, Leg, Lot
 from app.domain.points import order_points
 from app.domain.ranks import RankFloor, held_before
@@ -159,11 +160,10 @@ class _Replay:
         net = Decimal(0) if cancelled else p.gross - sum((r.amount for r in done), Decimal(0))
         target = order_points(net, p.earn_rate, multiplier)
         self._change(p, target, refund.processed_at, "refund_reversal", refund.source, refund.source_id)
-        self._tied_after(p, done, cancelled, refund)
+        self._tied_after(p, net, refund)
 
-    def _tied_after(self, p: PurchaseIn, done: list[RefundIn], cancelled: bool, refund: RefundIn) -> None:
-        """A refund takes the purchase's bonuses down in proportion to what is left of it."""
-        net = Decimal(0) if cancelled else p.gross - sum((r.amount for r in done), Decimal(0))
+    def _tied_after(self, p: PurchaseIn, net: Decimal, refund: RefundIn) -> None:
+        """A refund takes the purchase's bonuses down in proportion to what is left of it (`net`)."""
         for b in self.bonuses.get(p.key, ()):
             target = proportional(b.points, p.gross, net)
             sid = f"{b.source_id}/{refund.source_id}"
@@ -257,9 +257,13 @@ def earning_terms(
     tz: str,
     floor: RankFloor | None = None,
     frozen: dict[str, tuple[str, Decimal]] | None = None,
+    facts: Sequence[PurchaseFact] | None = None,
 ) -> dict[str, tuple[str, Decimal]]:
-    """Each purchase's (rank held just before it, that rank's multiplier); frozen ones as they were earned."""
-    facts = [p.fact() for p in purchases]
+    """Each purchase's (rank held just before it, that rank's multiplier); frozen ones as they were earned.
+
+    `facts`: the purchases' facts when the caller has them already (the engine needs them for the rank too).
+    """
+    facts = facts if facts is not None else [p.fact() for p in purchases]
     terms: dict[str, tuple[str, Decimal]] = dict(frozen or {})
     for p in purchases:
         if p.key not in terms:

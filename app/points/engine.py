@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.domain.campaigns import CampaignRule, Found, occasions
+from app.domain.history import PurchaseFact
 from app.domain.ranks import held_now, next_rank_instant
 from app.domain.replay import Outcome, earning_terms, replay
 from app.domain.settings import ShopRules
@@ -86,7 +87,8 @@ def _rebuild_chunk(
             history = History([], {}, {}, [])
         floor = rank_floor(member)
         frozen = _frozen_terms(history, version)
-        terms = earning_terms(history.purchases, rules, shop.timezone, floor, frozen)
+        facts = [p.fact() for p in history.purchases]
+        terms = earning_terms(history.purchases, rules, shop.timezone, floor, frozen, facts)
         found = Found()
         if awards is not None and member.status == MemberStatus.ACTIVE:
             sales = campaigns.sales_of(history.purchases, terms)
@@ -105,7 +107,7 @@ def _rebuild_chunk(
         )
         moved = diff.member(member.id, outcome, history.purchase_ids)
         purchase_updates += _purchase_updates(history, outcome, frozen, version, now)
-        if _update_member(member, history, outcome, rules, shop.timezone, now, found.next_at) or moved:
+        if _update_member(member, facts, outcome, rules, shop.timezone, now, found.next_at) or moved:
             touch(member, now)
             changed.add(member.id)
     session.flush()  # the members' own changes first, then the set-based writes
@@ -149,7 +151,7 @@ def _purchase_updates(
 
 def _update_member(
     member: Member,
-    history: History,
+    facts: list[PurchaseFact],
     outcome: Outcome,
     rules: ShopRules,
     tz: str,
@@ -157,7 +159,6 @@ def _update_member(
     next_occasion: datetime | None = None,
 ) -> bool:
     """Balances, flag, rank and next due instant onto the member row; True if anything a reader sees moved."""
-    facts = [p.fact() for p in history.purchases]
     floor = rank_floor(member)
     values = {
         "points_pending": outcome.balances["pending"],
