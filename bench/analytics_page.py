@@ -17,13 +17,11 @@ from sqlalchemy import select, text
 
 from bench.common import Figure, render_table
 from bench.dashboard_home import (
-    SHOP,
     SIZES,
-    _env,
     _postgres_up,
     _postgres_url,
     _sqlite_url,
-    load_shop,
+    loaded_shop,
     time_page,
 )
 
@@ -32,24 +30,12 @@ GOAL_P95_MS = 300.0
 
 def measure(database_url: str, members: int, purchases: int, requests: int = 60) -> list[Figure]:
     """Load, compute the figures in a worker round, then time GET /analytics and the baseline."""
-    from app import create_app
     from app.analytics import snapshot as analytics
-    from app.config import load_settings
     from app.extensions import db
-    from app.models import Member, Shop
+    from app.models import Member
 
-    app = create_app(load_settings(_env(database_url)), overrides={"TESTING": False})
-    backend = "postgres" if database_url.startswith("postgresql") else "sqlite"
-    label = f"{members // 1000}k members / {purchases // 1000}k purchases ({backend})"
-    with app.app_context():
-        db.create_all()
-        started = time.perf_counter()
-        load_shop(db, members, purchases)
-        if backend == "postgres":
-            with db.engine.begin() as conn:
-                conn.execute(text("ANALYZE"))
-        load_s = time.perf_counter() - started
-        shop = db.session.scalar(select(Shop).where(Shop.domain == SHOP))
+    with loaded_shop(database_url, members, purchases) as loaded:
+        shop, backend, label, load_s = loaded.shop, loaded.backend, loaded.label, loaded.load_s
         shop.app_namespace = "app--1"  # so the page renders the RFM cells' segment queries too
         awarded = seed_campaigns(db, shop)
         if backend == "postgres":
@@ -69,9 +55,8 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
         stored = db.session.get(analytics.AnalyticsSnapshot, shop.id)
         buyers = sum(sum(row) for row in stored.data["rfm"]["members"])
         member_ids = db.session.scalars(select(Member.id).limit(1000)).all()
-        db.session.remove()
 
-    page, base = time_page(app, "/analytics", member_ids, requests, marker=b"data-campaign=")
+    page, base = time_page(loaded.app, "/analytics", member_ids, requests, marker=b"data-campaign=")
     return [
         Figure(
             "B6", f"analytics p50, {label}", page["p50"], "ms", base["p50"], "indexed member read p50", "",

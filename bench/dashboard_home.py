@@ -15,8 +15,12 @@ import itertools
 import json
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import insert, select, text
@@ -200,14 +204,24 @@ def _copy(db, model, rows) -> None:
     db.session.commit()
 
 
-def measure(database_url: str, members: int, purchases: int, requests: int = 60) -> list[Figure]:
-    """Load, refresh the summary, then time GET / and the baseline in the same process."""
+@dataclass
+class Loaded:
+    """The app on a freshly loaded large shop (inside its app context while `loaded_shop` is open)."""
+
+    app: Any
+    shop: Any
+    backend: str
+    label: str
+    load_s: float
+
+
+@contextmanager
+def loaded_shop(database_url: str, members: int, purchases: int) -> Iterator[Loaded]:
+    """Create the app, bulk-load the shop (ANALYZE on PostgreSQL) and hold its app context open."""
     from app import create_app
     from app.config import load_settings
-    from app.dashboard import jobs as dashboard_jobs
-    from app.dashboard.summary import watermark
     from app.extensions import db
-    from app.models import Member, Shop
+    from app.models import Shop
 
     app = create_app(load_settings(_env(database_url)), overrides={"TESTING": False})
     backend = "postgres" if database_url.startswith("postgresql") else "sqlite"
@@ -221,6 +235,19 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
                 conn.execute(text("ANALYZE"))
         load_s = time.perf_counter() - started
         shop = db.session.scalar(select(Shop).where(Shop.domain == SHOP))
+        yield Loaded(app, shop, backend, label, load_s)
+        db.session.remove()
+
+
+def measure(database_url: str, members: int, purchases: int, requests: int = 60) -> list[Figure]:
+    """Load, refresh the summary, then time GET / and the baseline in the same process."""
+    from app.dashboard import jobs as dashboard_jobs
+    from app.dashboard.summary import watermark
+    from app.extensions import db
+    from app.models import Member
+
+    with loaded_shop(database_url, members, purchases) as loaded:
+        shop, label, load_s = loaded.shop, loaded.label, loaded.load_s
         dashboard_jobs.enqueue(db.session, shop, dashboard_jobs.SUMMARY)  # what "refresh now" does
         db.session.commit()
         started = time.perf_counter()
@@ -233,9 +260,8 @@ def measure(database_url: str, members: int, purchases: int, requests: int = 60)
             watermark(db.session, shop)
             checks.append((time.perf_counter() - started) * 1000)
         member_ids = db.session.scalars(select(Member.id).limit(1000)).all()
-        db.session.remove()
 
-    home, base = time_page(app, "/", member_ids, requests)
+    home, base = time_page(loaded.app, "/", member_ids, requests)
     return [
         Figure(
             "B5", f"home p50, {label}", home["p50"], "ms", base["p50"], "indexed member read p50", "",
